@@ -1,0 +1,38 @@
+# Proves that the protocol core reaches no header outside the standard library:
+# every source is preprocessed with -M and each header it pulls in must be
+# either our own or a C/C++ standard header. Boost, Asio, OpenSSL, sockets,
+# threads and clocks-by-syscall are named explicitly so the message is clear.
+#
+# Inputs: CXX, SOURCE_DIR (the repository), SOURCES (;-list), INCLUDE_DIR.
+set(forbidden
+  "/boost/" "asio" "/openssl/" "sys/socket\\.h" "netinet/" "arpa/inet\\.h" "netdb\\.h"
+  "sys/epoll\\.h" "poll\\.h" "/c\\+\\+/[0-9]+/thread$" "/c\\+\\+/[0-9]+/mutex$"
+  "/c\\+\\+/[0-9]+/future$" "/c\\+\\+/[0-9]+/condition_variable$" "nlohmann" "gtest" "rapidcheck")
+set(failures "")
+foreach(src IN LISTS SOURCES)
+  execute_process(
+    COMMAND ${CXX} -std=c++20 -M -I${INCLUDE_DIR} -I${SOURCE_DIR}/protocol/src ${src}
+    OUTPUT_VARIABLE deps RESULT_VARIABLE rc ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "preprocessing ${src} failed: ${err}")
+  endif()
+  string(REPLACE "\\\n" " " deps "${deps}")
+  string(REGEX REPLACE "^[^:]*:" "" deps "${deps}")
+  separate_arguments(headers UNIX_COMMAND "${deps}")
+  foreach(h IN LISTS headers)
+    foreach(bad IN LISTS forbidden)
+      if(h MATCHES "${bad}")
+        list(APPEND failures "${src} reaches ${h}")
+      endif()
+    endforeach()
+    if(NOT h MATCHES "^${SOURCE_DIR}/protocol/" AND NOT h MATCHES "^/usr/(lib|include)/")
+      list(APPEND failures "${src} reaches ${h}, outside protocol/ and the system headers")
+    endif()
+  endforeach()
+endforeach()
+if(failures)
+  list(JOIN failures "\n  " text)
+  message(FATAL_ERROR "the protocol core must include only the standard library:\n  ${text}")
+endif()
+list(LENGTH SOURCES n)
+message(STATUS "protocol purity: ${n} sources include only the standard library")

@@ -1,0 +1,98 @@
+// The codec: bytes to packets and back, for MQTT 3.1.1 and 5.0.
+//
+// Peer input never throws: decode() returns a Violation carrying the reason
+// code and the statement broken. encode() is for well-formed local packets and
+// throws EncodeError on a packet that cannot be encoded for the version (local
+// misuse). Illegal bytes for tests and fuzzers come from raw.hpp instead.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <variant>
+
+#include "assay/mqtt/packets.hpp"
+#include "assay/mqtt/types.hpp"
+#include "assay/mqtt/violation.hpp"
+
+namespace assay::mqtt {
+
+inline constexpr std::uint32_t max_remaining_length = 268'435'455;
+// Fixed header byte + 4 bytes of Remaining Length + the largest body.
+inline constexpr std::uint32_t max_packet_size = 1 + 4 + max_remaining_length;
+
+struct DecodeLimits {
+  // The largest whole packet (fixed header included) accepted, as in the 5.0
+  // Maximum Packet Size property. Checked as soon as the Remaining Length is
+  // known, before anything of that size is buffered or allocated.
+  std::uint32_t maximum_packet_size = max_packet_size;
+};
+
+// A whole packet was decoded from the front of the input.
+struct Decoded {
+  Packet packet;
+  std::size_t size = 0;  // bytes consumed
+};
+
+// The input ends inside a packet.
+struct NeedMore {
+  std::size_t at_least = 1;  // lower bound on the bytes still missing
+};
+
+using DecodeResult = std::variant<Decoded, NeedMore, Violation>;
+
+// Decodes one packet from the front of `bytes` under the rules of `version`.
+// A CONNECT is decoded under the version its Protocol Level names.
+DecodeResult decode(ByteView bytes, Version version, const DecodeLimits& limits = {});
+
+// Decodes the body of a packet whose fixed header byte and body are known.
+std::variant<Packet, Violation> decode_body(std::uint8_t first_byte, ByteView body,
+                                            Version version);
+
+// Incremental decoding: feed bytes in any chunks (one at a time included) and
+// pull packets. The results are the same as decode() on the concatenation.
+// After a violation the decoder stays failed and keeps returning it.
+class StreamDecoder {
+ public:
+  explicit StreamDecoder(Version version = Version::v5, DecodeLimits limits = {})
+      : version_(version), limits_(limits) {}
+
+  // The version packets after CONNECT are decoded under (set it once the
+  // CONNECT has been seen).
+  void set_version(Version v) { version_ = v; }
+  Version version() const { return version_; }
+  void set_limits(DecodeLimits limits) { limits_ = limits; }
+
+  void feed(ByteView bytes);
+  // The next packet, NeedMore when no whole packet is buffered, or the
+  // violation that stopped decoding.
+  DecodeResult next();
+  // Bytes fed but not yet returned as packets.
+  std::size_t buffered() const { return buffer_.size() - read_; }
+  bool failed() const { return failure_.has_value(); }
+
+ private:
+  Version version_;
+  DecodeLimits limits_;
+  Bytes buffer_;
+  std::size_t read_ = 0;
+  std::optional<Violation> failure_;
+};
+
+class EncodeError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+// Appends the encoding of `packet` for `version` to `out`.
+void encode(const Packet& packet, Version version, Bytes& out);
+Bytes encode(const Packet& packet, Version version);
+// The size encode() would produce, without encoding.
+std::size_t encoded_size(const Packet& packet, Version version);
+
+// Variable Byte Integer (§1.5.5): bytes needed, and encoding.
+std::size_t vbi_size(std::uint32_t value);
+void encode_vbi(std::uint32_t value, Bytes& out);
+
+}  // namespace assay::mqtt

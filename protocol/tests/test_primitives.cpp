@@ -1,0 +1,219 @@
+// Data representations (§1.5): Variable Byte Integers, UTF-8 strings; the
+// reason code and property tables; the Properties container.
+#include "assay/mqtt/codec.hpp"
+#include "assay/mqtt/properties.hpp"
+#include "assay/mqtt/raw.hpp"
+#include "assay/mqtt/reason_code.hpp"
+#include "assay/mqtt/utf8.hpp"
+#include "test_util.hpp"
+
+namespace assay::mqtt::test {
+namespace {
+
+TEST(VariableByteInteger, BoundariesEncodeToSpecSizes) {
+  // §1.5.5 Table 1-1: the ranges of 1, 2, 3 and 4 bytes.
+  const std::pair<std::uint32_t, Bytes> cases[] = {
+      {0, hex("00")},
+      {127, hex("7f")},
+      {128, hex("80 01")},
+      {16'383, hex("ff 7f")},
+      {16'384, hex("80 80 01")},
+      {2'097'151, hex("ff ff 7f")},
+      {2'097'152, hex("80 80 80 01")},
+      {268'435'455, hex("ff ff ff 7f")},
+  };
+  for (const auto& [value, bytes] : cases) {
+    Bytes out;
+    encode_vbi(value, out);
+    EXPECT_EQ(out, bytes) << value;
+    EXPECT_EQ(vbi_size(value), bytes.size());
+  }
+}
+
+TEST(VariableByteInteger, LargestRemainingLengthIsAccepted) {
+  // A PUBLISH header declaring 268,435,455 bytes: the decoder waits for them.
+  const auto r = decode(hex("30 ff ff ff 7f"), Version::v5);
+  ASSERT_TRUE(std::holds_alternative<NeedMore>(r));
+  EXPECT_EQ(std::get<NeedMore>(r).at_least, 268'435'455u);
+}
+
+TEST(VariableByteInteger, MQTT_1_5_5_1_MustBeMinimal) {
+  // Remaining Length 0 written in two bytes.
+  expect_violation(hex("c0 80 00"), Version::v5, ReasonCode::malformed_packet, "MQTT-1.5.5-1");
+  expect_violation(hex("c0 80 00"), Version::v3_1_1, ReasonCode::malformed_packet, "§2.2.3");
+  // Inside a property: Subscription Identifier 1 as 81 00.
+  expect_violation(hex("30 07 00 01 74 03 0b 81 00"), Version::v5, ReasonCode::malformed_packet,
+                   "MQTT-1.5.5-1");
+}
+
+TEST(VariableByteInteger, AtMostFourBytes) {
+  expect_violation(hex("30 ff ff ff ff 01"), Version::v5, ReasonCode::malformed_packet, "§2.1.4");
+}
+
+TEST(VariableByteInteger, IncompleteHeaderNeedsMore) {
+  EXPECT_TRUE(std::holds_alternative<NeedMore>(decode(hex("30"), Version::v5)));
+  EXPECT_TRUE(std::holds_alternative<NeedMore>(decode(hex("30 80"), Version::v5)));
+  EXPECT_TRUE(std::holds_alternative<NeedMore>(decode(Bytes{}, Version::v5)));
+}
+
+TEST(Utf8, WellFormedStringsPass) {
+  EXPECT_EQ(check_utf8(""), Utf8Status::ok);
+  EXPECT_EQ(check_utf8("plain/ascii"), Utf8Status::ok);
+  EXPECT_EQ(check_utf8("\xC3\xA9"), Utf8Status::ok);              // U+00E9
+  EXPECT_EQ(check_utf8("\xE2\x82\xAC"), Utf8Status::ok);          // U+20AC
+  EXPECT_EQ(check_utf8("\xF0\x9F\x98\x80"), Utf8Status::ok);      // U+1F600
+  EXPECT_EQ(check_utf8("\xF4\x8F\xBF\xBF"), Utf8Status::ok);      // U+10FFFF
+  EXPECT_EQ(check_utf8("\xEF\xBF\xBF"), Utf8Status::ok);          // U+FFFF, a non-character
+}
+
+TEST(Utf8, MQTT_1_5_4_1_IllFormedAndSurrogates) {
+  EXPECT_EQ(check_utf8("\x80"), Utf8Status::ill_formed);              // lone continuation
+  EXPECT_EQ(check_utf8("\xC3"), Utf8Status::ill_formed);              // truncated
+  EXPECT_EQ(check_utf8("\xC0\xAF"), Utf8Status::ill_formed);          // overlong '/'
+  EXPECT_EQ(check_utf8("\xE0\x80\xAF"), Utf8Status::ill_formed);      // overlong, 3 bytes
+  EXPECT_EQ(check_utf8("\xF4\x90\x80\x80"), Utf8Status::ill_formed);  // U+110000
+  EXPECT_EQ(check_utf8("\xF8\x88\x80\x80\x80"), Utf8Status::ill_formed);
+  EXPECT_EQ(check_utf8("\xE2\x28\xA1"), Utf8Status::ill_formed);      // bad continuation
+  EXPECT_EQ(check_utf8("\xED\xA0\x80"), Utf8Status::surrogate);       // U+D800
+  EXPECT_EQ(check_utf8("\xED\xBF\xBF"), Utf8Status::surrogate);       // U+DFFF
+}
+
+TEST(Utf8, MQTT_1_5_4_2_NoNullCharacter) {
+  EXPECT_EQ(check_utf8(std::string_view("a\0b", 3)), Utf8Status::null_char);
+  EXPECT_EQ(check_utf8("\xC0\x80"), Utf8Status::ill_formed);  // overlong U+0000 too
+}
+
+TEST(Utf8, MQTT_1_5_4_3_ByteOrderMarkIsKept) {
+  // A topic "\uFEFFa" decodes with the BOM in place and re-encodes unchanged.
+  const auto p = roundtrip<Publish>(hex("30 06 00 04 ef bb bf 61"), Version::v3_1_1);
+  EXPECT_EQ(p.topic, "\xEF\xBB\xBF" "a");
+}
+
+TEST(Utf8, MQTT_1_5_7_1_StringPairBothChecked) {
+  // User Property whose value is 0xff.
+  expect_violation(hex("30 0b 00 01 74 07 26 00 01 6b 00 01 ff"), Version::v5,
+                   ReasonCode::malformed_packet, "MQTT-1.5.4-1");
+}
+
+TEST(ReasonCodes, TableMatchesSpec) {
+  EXPECT_TRUE(allowed_in(ReasonCode::success, PacketType::auth));
+  EXPECT_TRUE(allowed_in(ReasonCode::no_matching_subscribers, PacketType::pubrec));
+  EXPECT_FALSE(allowed_in(ReasonCode::no_matching_subscribers, PacketType::pubrel));
+  EXPECT_TRUE(allowed_in(ReasonCode::session_taken_over, PacketType::disconnect));
+  EXPECT_FALSE(allowed_in(ReasonCode::session_taken_over, PacketType::connack));
+  EXPECT_TRUE(allowed_in(ReasonCode::packet_identifier_not_found, PacketType::pubcomp));
+  EXPECT_FALSE(allowed_in(static_cast<ReasonCode>(0x03), PacketType::suback));
+  EXPECT_FALSE(is_defined(static_cast<ReasonCode>(0xA3)));
+  EXPECT_EQ(name(ReasonCode::success, PacketType::disconnect), "Normal disconnection");
+  EXPECT_EQ(name(ReasonCode::success, PacketType::suback), "Granted QoS 0");
+  EXPECT_EQ(name(ReasonCode::quota_exceeded), "Quota exceeded");
+  int defined = 0;
+  for (int c = 0; c < 256; ++c) defined += is_defined(static_cast<ReasonCode>(c)) ? 1 : 0;
+  EXPECT_EQ(defined, 43);  // Table 2-6 less the duplicated 0x00 rows
+}
+
+TEST(ReasonCodes, V311ConnackMapping) {
+  for (std::uint8_t code = 0; code <= 5; ++code) {
+    const auto rc = connack_reason_from_v311(code);
+    ASSERT_TRUE(rc);
+    EXPECT_EQ(connack_code_v311(*rc), code);
+  }
+  EXPECT_FALSE(connack_reason_from_v311(6));
+  EXPECT_FALSE(connack_code_v311(ReasonCode::banned));
+}
+
+TEST(PropertyTable, TypesAndPlaces) {
+  EXPECT_EQ(property_info(PropertyId::subscription_identifier).type,
+            PropertyType::variable_byte_integer);
+  EXPECT_TRUE(allowed_in(PropertyId::will_delay_interval, PropertyContext::will));
+  EXPECT_FALSE(allowed_in(PropertyId::will_delay_interval, PropertyContext::connect));
+  EXPECT_TRUE(allowed_in(PropertyId::reason_string, PropertyContext::auth));
+  EXPECT_FALSE(allowed_in(PropertyId::reason_string, PropertyContext::publish));
+  EXPECT_EQ(property_info(std::uint8_t{0x04}), nullptr);
+  int defined = 0;
+  for (int id = 0; id < 256; ++id) {
+    defined += property_info(static_cast<std::uint8_t>(id)) != nullptr ? 1 : 0;
+  }
+  EXPECT_EQ(defined, 27);
+}
+
+TEST(PropertiesContainer, TypedAccessAndMisuse) {
+  Properties p{{PropertyId::receive_maximum, 10u}, {PropertyId::user_property, StringPair{"a", "b"}}};
+  p.add(PropertyId::user_property, StringPair{"c", "d"});
+  p.set(PropertyId::receive_maximum, 11u);
+  EXPECT_EQ(p.integer(PropertyId::receive_maximum), 11u);
+  EXPECT_EQ(p.user_properties().size(), 2u);
+  EXPECT_EQ(p.string(PropertyId::reason_string), nullptr);
+  EXPECT_EQ(p.erase(PropertyId::user_property), 2u);
+  EXPECT_EQ(p.size(), 1u);
+  // Values that do not fit the property's data type are local misuse.
+  EXPECT_THROW(p.add(PropertyId::receive_maximum, 70'000u), std::invalid_argument);
+  EXPECT_THROW(p.add(PropertyId::maximum_qos, std::string("1")), std::invalid_argument);
+  EXPECT_THROW(p.add(PropertyId::subscription_identifier, 268'435'456u), std::invalid_argument);
+  EXPECT_THROW(p.add(static_cast<PropertyId>(0x04), 1u), std::invalid_argument);
+}
+
+TEST(Properties, MQTT_2_2_2_1_EmptyPropertiesAreALengthOfZero) {
+  // A 5.0 SUBSCRIBE without properties still carries Property Length 0.
+  Subscribe s;
+  s.packet_id = 1;
+  s.subscriptions.push_back({"t", {}});
+  EXPECT_EQ(encode(Packet(s), Version::v5), hex("82 07 00 01 00 00 01 74 00"));
+}
+
+TEST(Properties, UnknownIdentifierIsMalformed) {
+  expect_violation(hex("30 06 00 01 74 02 04 00"), Version::v5, ReasonCode::malformed_packet,
+                   "§2.2.2.2");
+}
+
+TEST(Properties, TruncatedValueIsMalformed) {
+  // Message Expiry Interval with two of its four bytes.
+  expect_violation(hex("30 07 00 01 74 03 02 00 00"), Version::v5, ReasonCode::malformed_packet,
+                   "§2.1.4");
+}
+
+TEST(Properties, ValueRules) {
+  // Receive Maximum 0 in CONNECT.
+  expect_violation(hex("10 11 00 04 4d 51 54 54 05 02 00 00 03 21 00 00 00 01 61"), Version::v5,
+                   ReasonCode::protocol_error, "§2.2.2.2");
+  // Maximum Packet Size 0 in CONNACK.
+  expect_violation(hex("20 08 00 00 05 27 00 00 00 00"), Version::v5, ReasonCode::protocol_error,
+                   "§2.2.2.2");
+  // Subscription Identifier 0 in SUBSCRIBE.
+  expect_violation(hex("82 09 00 01 02 0b 00 00 01 74 00"), Version::v5,
+                   ReasonCode::protocol_error, "§3.8.2.1.2");
+  // Two Subscription Identifiers in SUBSCRIBE.
+  expect_violation(hex("82 0b 00 01 04 0b 01 0b 02 00 01 74 00"), Version::v5,
+                   ReasonCode::protocol_error, "§2.2.2.2");
+}
+
+TEST(RawFrames, BuildWhatTheEncoderRefuses) {
+  // A PUBLISH with QoS 3, which encode() cannot express.
+  const Bytes qos3 = FrameBuilder(PacketType::publish, 0x06).string("t").u16(1).build();
+  EXPECT_EQ(qos3, hex("36 05 00 01 74 00 01"));
+  expect_violation(qos3, Version::v3_1_1, ReasonCode::malformed_packet, "MQTT-3.3.1-4");
+  // A property in the wrong packet, and a lying Remaining Length.
+  const Bytes alias_in_connack =
+      FrameBuilder(PacketType::connack, 0)
+          .u8(0)
+          .u8(0)
+          .properties(Properties{{PropertyId::topic_alias, 1u}})
+          .build();
+  EXPECT_EQ(alias_in_connack, hex("20 06 00 00 03 23 00 01"));
+  const Bytes lying = FrameBuilder(0xC0).remaining_length(5).build();
+  EXPECT_EQ(lying, hex("c0 05"));
+  EXPECT_TRUE(std::holds_alternative<NeedMore>(decode(lying, Version::v5)));
+  // Raw property bytes, a raw u32 and non-minimal VBI bytes.
+  const Bytes raw = FrameBuilder(PacketType::publish, 0)
+                        .string("t")
+                        .raw_properties(encode_property({PropertyId::message_expiry_interval, 9u}))
+                        .u32(0x01020304)
+                        .vbi(200)
+                        .bytes({0x80, 0x00})
+                        .binary(hex("aa"))
+                        .build();
+  EXPECT_EQ(raw, hex("30 14 00 01 74 05 02 00 00 00 09 01 02 03 04 c8 01 80 00 00 01 aa"));
+}
+
+}  // namespace
+}  // namespace assay::mqtt::test

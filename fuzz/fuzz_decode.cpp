@@ -40,11 +40,11 @@ Outcome one_shot(ByteView data, Version v) {
     if (std::holds_alternative<NeedMore>(r)) break;
     auto& d = std::get<Decoded>(r);
     const ByteView frame = data.first(d.size);
-    const Version ev = std::holds_alternative<Connect>(d.packet)
-                           ? std::get<Connect>(d.packet).version
-                           : current;
+    const Version ev =
+        std::holds_alternative<Connect>(d.packet) ? std::get<Connect>(d.packet).version : current;
     const Bytes again = encode(d.packet, ev);
-    if (again.size() != frame.size() || std::memcmp(again.data(), frame.data(), frame.size()) != 0) {
+    if (again.size() != frame.size() ||
+        std::memcmp(again.data(), frame.data(), frame.size()) != 0) {
       fail("re-encoding differs from the decoded bytes");
     }
     DecodeResult r2 = decode(again, ev, limits);

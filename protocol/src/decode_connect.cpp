@@ -11,9 +11,9 @@ using wire::cite;
 
 void expect_end(wire::Reader& r, PacketType type) {
   if (!r.failed() && !r.at_end()) {
-    r.malformed(cite(r.version(), "§2.2.3", "§2.1.4"),
-                std::to_string(r.remaining()) + " unexpected bytes at the end of " +
-                    std::string(to_string(type)));
+    r.malformed(cite(r.version(), "§2.2.3", "§2.1.4"), std::to_string(r.remaining()) +
+                                                           " unexpected bytes at the end of " +
+                                                           std::string(to_string(type)));
   }
 }
 

@@ -70,9 +70,9 @@ Ack decode_ack(wire::Reader& r) {
     a.reason_code = static_cast<ReasonCode>(code);
     a.layout = AckLayout::reason_code;
     if (!allowed_in(a.reason_code, type)) {
-      r.protocol_error(reason_code_statement(type),
-                       "Reason Code " + std::to_string(code) + " is not allowed in " +
-                           std::string(to_string(type)));
+      r.protocol_error(reason_code_statement(type), "Reason Code " + std::to_string(code) +
+                                                        " is not allowed in " +
+                                                        std::string(to_string(type)));
       return a;
     }
     if (!r.at_end()) {

@@ -89,8 +89,8 @@ Packet decode_suback(wire::Reader& r) {
   while (!r.at_end() && !r.failed()) {
     const std::uint8_t code = r.u8("Reason Code");
     const auto rc = static_cast<ReasonCode>(code);
-    const bool ok = v == Version::v5 ? allowed_in(rc, PacketType::suback)
-                                     : (code <= 2 || code == 0x80);
+    const bool ok =
+        v == Version::v5 ? allowed_in(rc, PacketType::suback) : (code <= 2 || code == 0x80);
     if (!ok) {
       r.protocol_error("MQTT-3.9.3-2",
                        "SUBACK code " + std::to_string(code) + " is not a Subscribe Reason Code");
@@ -108,7 +108,8 @@ Packet decode_unsubscribe(wire::Reader& r) {
   if (!r.failed() && r.at_end()) {
     r.protocol_error("MQTT-3.10.3-2", "UNSUBSCRIBE has no Topic Filter");
   }
-  while (!r.at_end() && !r.failed()) u.filters.push_back(read_filter(r));
+  while (!r.at_end() && !r.failed())
+    u.filters.push_back(read_filter(r));
   return u;
 }
 

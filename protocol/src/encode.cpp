@@ -11,7 +11,9 @@ namespace {
 
 using detail::write_properties;
 
-[[noreturn]] void misuse(const std::string& what) { throw EncodeError(what); }
+[[noreturn]] void misuse(const std::string& what) {
+  throw EncodeError(what);
+}
 
 void check_length(std::size_t n, std::string_view what) {
   if (n > 0xFFFF) misuse(std::string(what) + " is longer than 65,535 bytes");
@@ -121,7 +123,8 @@ struct Validator {
     if (s.reason_codes.empty()) misuse("SUBACK needs at least one Reason Code");
     for (const auto rc : s.reason_codes) {
       const auto code = static_cast<unsigned>(rc);
-      if (v == Version::v3_1_1 ? !(code <= 2 || code == 0x80) : !allowed_in(rc, PacketType::suback)) {
+      if (v == Version::v3_1_1 ? !(code <= 2 || code == 0x80)
+                               : !allowed_in(rc, PacketType::suback)) {
         misuse("code " + std::to_string(code) + " is not a SUBACK code");
       }
     }
@@ -130,7 +133,8 @@ struct Validator {
     check_packet_id(u.packet_id, PacketType::unsubscribe);
     check_properties(u.properties, v, PropertyContext::unsubscribe);
     if (u.filters.empty()) misuse("UNSUBSCRIBE needs at least one Topic Filter");
-    for (const auto& f : u.filters) check_length(f.size(), "Topic Filter");
+    for (const auto& f : u.filters)
+      check_length(f.size(), "Topic Filter");
   }
   void operator()(const Unsuback& u) const {
     check_packet_id(u.packet_id, PacketType::unsuback);
@@ -140,7 +144,8 @@ struct Validator {
       return;
     }
     if (u.reason_codes.empty()) misuse("UNSUBACK needs at least one Reason Code");
-    for (const auto rc : u.reason_codes) check_reason(rc, PacketType::unsuback, v);
+    for (const auto rc : u.reason_codes)
+      check_reason(rc, PacketType::unsuback, v);
   }
   void operator()(const Pingreq&) const {}
   void operator()(const Pingresp&) const {}
@@ -165,8 +170,8 @@ template <class Sink, class P>
 void write_reason_tail(Sink& s, const P& p, Version v) {
   if (v == Version::v3_1_1) return;
   const bool has_props = !p.properties.empty();
-  const bool write_code = p.layout != AckLayout::shortest || has_props ||
-                          p.reason_code != ReasonCode::success;
+  const bool write_code =
+      p.layout != AckLayout::shortest || has_props || p.reason_code != ReasonCode::success;
   const bool write_props = p.layout == AckLayout::full || has_props;
   if (write_code) s.byte(static_cast<std::uint8_t>(p.reason_code));
   if (write_props) write_properties(s, p.properties);
@@ -240,18 +245,21 @@ struct BodyWriter {
   void operator()(const Suback& a) {
     wire::put_u16(s, a.packet_id);
     if (v == Version::v5) write_properties(s, a.properties);
-    for (const auto rc : a.reason_codes) s.byte(static_cast<std::uint8_t>(rc));
+    for (const auto rc : a.reason_codes)
+      s.byte(static_cast<std::uint8_t>(rc));
   }
   void operator()(const Unsubscribe& u) {
     wire::put_u16(s, u.packet_id);
     if (v == Version::v5) write_properties(s, u.properties);
-    for (const auto& f : u.filters) wire::put_string(s, f);
+    for (const auto& f : u.filters)
+      wire::put_string(s, f);
   }
   void operator()(const Unsuback& u) {
     wire::put_u16(s, u.packet_id);
     if (v == Version::v3_1_1) return;
     write_properties(s, u.properties);
-    for (const auto rc : u.reason_codes) s.byte(static_cast<std::uint8_t>(rc));
+    for (const auto rc : u.reason_codes)
+      s.byte(static_cast<std::uint8_t>(rc));
   }
   void operator()(const Pingreq&) {}
   void operator()(const Pingresp&) {}

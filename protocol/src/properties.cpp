@@ -7,7 +7,9 @@
 namespace assay::mqtt {
 namespace {
 
-constexpr std::uint32_t in(PropertyContext c) { return 1u << static_cast<unsigned>(c); }
+constexpr std::uint32_t in(PropertyContext c) {
+  return 1u << static_cast<unsigned>(c);
+}
 
 constexpr std::uint32_t CONNECT = in(PropertyContext::connect);
 constexpr std::uint32_t CONNACK = in(PropertyContext::connack);
@@ -87,7 +89,8 @@ constexpr std::array<PropertyInfo, 27> table = {{
 // Identifier -> table row, built once at compile time.
 constexpr std::array<std::int8_t, 64> make_lookup() {
   std::array<std::int8_t, 64> lookup{};
-  for (auto& v : lookup) v = -1;
+  for (auto& v : lookup)
+    v = -1;
   for (std::size_t i = 0; i < table.size(); ++i) {
     lookup[static_cast<std::size_t>(table[i].id)] = static_cast<std::int8_t>(i);
   }
@@ -114,7 +117,8 @@ bool allowed_in(PropertyId id, PropertyContext where) {
 }
 
 Properties::Properties(std::initializer_list<Property> items) {
-  for (const auto& p : items) add(p.id, p.value);
+  for (const auto& p : items)
+    add(p.id, p.value);
 }
 
 void Properties::check(PropertyId id, const PropertyValue& value) {
@@ -125,8 +129,7 @@ void Properties::check(PropertyId id, const PropertyValue& value) {
       ok = std::holds_alternative<std::uint32_t>(value) && std::get<std::uint32_t>(value) <= 0xFF;
       break;
     case PropertyType::two_byte_integer:
-      ok = std::holds_alternative<std::uint32_t>(value) &&
-           std::get<std::uint32_t>(value) <= 0xFFFF;
+      ok = std::holds_alternative<std::uint32_t>(value) && std::get<std::uint32_t>(value) <= 0xFFFF;
       break;
     case PropertyType::four_byte_integer:
       ok = std::holds_alternative<std::uint32_t>(value);
@@ -210,7 +213,8 @@ std::vector<StringPair> Properties::user_properties() const {
 std::vector<std::uint32_t> Properties::subscription_identifiers() const {
   std::vector<std::uint32_t> out;
   for (const auto& p : items_) {
-    if (p.id == PropertyId::subscription_identifier) out.push_back(std::get<std::uint32_t>(p.value));
+    if (p.id == PropertyId::subscription_identifier)
+      out.push_back(std::get<std::uint32_t>(p.value));
   }
   return out;
 }

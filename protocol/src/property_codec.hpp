@@ -48,7 +48,8 @@ void write_property(Sink& s, const Property& p) {
 
 inline std::size_t properties_body_size(const Properties& props) {
   wire::CountingSink c;
-  for (const auto& p : props) write_property(c, p);
+  for (const auto& p : props)
+    write_property(c, p);
   return c.size;
 }
 
@@ -56,7 +57,8 @@ inline std::size_t properties_body_size(const Properties& props) {
 template <class Sink>
 void write_properties(Sink& s, const Properties& props) {
   wire::put_vbi(s, static_cast<std::uint32_t>(properties_body_size(props)));
-  for (const auto& p : props) write_property(s, p);
+  for (const auto& p : props)
+    write_property(s, p);
 }
 
 }  // namespace assay::mqtt::detail

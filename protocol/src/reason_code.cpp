@@ -5,7 +5,9 @@
 namespace assay::mqtt {
 namespace {
 
-constexpr std::uint32_t bit(PacketType t) { return 1u << static_cast<unsigned>(t); }
+constexpr std::uint32_t bit(PacketType t) {
+  return 1u << static_cast<unsigned>(t);
+}
 
 constexpr std::uint32_t CONNACK = bit(PacketType::connack);
 constexpr std::uint32_t PUBACK = bit(PacketType::puback);
@@ -90,7 +92,9 @@ const Row* row(ReasonCode rc) {
 
 }  // namespace
 
-bool is_defined(ReasonCode rc) { return row(rc) != nullptr; }
+bool is_defined(ReasonCode rc) {
+  return row(rc) != nullptr;
+}
 
 bool allowed_in(ReasonCode rc, PacketType t) {
   const Row* r = row(rc);
@@ -129,10 +133,12 @@ std::optional<std::uint8_t> connack_code_v311(ReasonCode rc) {
 }
 
 std::optional<ReasonCode> connack_reason_from_v311(std::uint8_t code) {
-  static constexpr std::array<ReasonCode, 6> map = {
-      ReasonCode::success,          ReasonCode::unsupported_protocol_version,
-      ReasonCode::client_identifier_not_valid, ReasonCode::server_unavailable,
-      ReasonCode::bad_user_name_or_password,   ReasonCode::not_authorized};
+  static constexpr std::array<ReasonCode, 6> map = {ReasonCode::success,
+                                                    ReasonCode::unsupported_protocol_version,
+                                                    ReasonCode::client_identifier_not_valid,
+                                                    ReasonCode::server_unavailable,
+                                                    ReasonCode::bad_user_name_or_password,
+                                                    ReasonCode::not_authorized};
   if (code >= map.size()) return std::nullopt;
   return map[code];
 }

@@ -47,11 +47,13 @@ std::optional<Violation> check_wildcards(std::string_view filter, Version v) {
   while (!done) {
     const std::string_view level = next_level(filter, pos, done);
     if (level.find('#') != std::string_view::npos && (level != "#" || !done)) {
-      return invalid(ReasonCode::topic_filter_invalid, wire::cite(v, "MQTT-4.7.1-2", "MQTT-4.7.1-1"),
+      return invalid(ReasonCode::topic_filter_invalid,
+                     wire::cite(v, "MQTT-4.7.1-2", "MQTT-4.7.1-1"),
                      "'#' must be the last level of the topic filter and stand alone");
     }
     if (level.find('+') != std::string_view::npos && level != "+") {
-      return invalid(ReasonCode::topic_filter_invalid, wire::cite(v, "MQTT-4.7.1-3", "MQTT-4.7.1-2"),
+      return invalid(ReasonCode::topic_filter_invalid,
+                     wire::cite(v, "MQTT-4.7.1-3", "MQTT-4.7.1-2"),
                      "'+' must occupy a whole level of the topic filter");
     }
   }

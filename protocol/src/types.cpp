@@ -17,8 +17,8 @@ std::string_view to_string(Version v) {
 
 std::string_view to_string(PacketType t) {
   static constexpr std::array<std::string_view, 16> names = {
-      "RESERVED", "CONNECT",  "CONNACK", "PUBLISH",     "PUBACK",   "PUBREC",
-      "PUBREL",   "PUBCOMP",  "SUBSCRIBE", "SUBACK",    "UNSUBSCRIBE", "UNSUBACK",
+      "RESERVED", "CONNECT",  "CONNACK",    "PUBLISH", "PUBACK",      "PUBREC",
+      "PUBREL",   "PUBCOMP",  "SUBSCRIBE",  "SUBACK",  "UNSUBSCRIBE", "UNSUBACK",
       "PINGREQ",  "PINGRESP", "DISCONNECT", "AUTH"};
   const auto i = static_cast<std::size_t>(t);
   return i < names.size() ? names[i] : "RESERVED";
@@ -27,8 +27,7 @@ std::string_view to_string(PacketType t) {
 SharedBytes::SharedBytes(Bytes bytes)
     : buffer_(std::make_shared<const Bytes>(std::move(bytes))), size_(buffer_->size()) {}
 
-SharedBytes::SharedBytes(std::string_view text)
-    : SharedBytes(Bytes(text.begin(), text.end())) {}
+SharedBytes::SharedBytes(std::string_view text) : SharedBytes(Bytes(text.begin(), text.end())) {}
 
 SharedBytes SharedBytes::copy_of(ByteView bytes) {
   return SharedBytes(Bytes(bytes.begin(), bytes.end()));

@@ -31,8 +31,7 @@ bool Reader::fail(ReasonCode reason, std::string_view statement, std::string det
 bool Reader::need(std::size_t n, std::string_view what) {
   if (failed()) return false;
   if (remaining() < n) {
-    return malformed(cite(version_, "§2.2.3", "§2.1.4"),
-                     "packet ends inside " + std::string(what));
+    return malformed(cite(version_, "§2.2.3", "§2.1.4"), "packet ends inside " + std::string(what));
   }
   return true;
 }

@@ -94,7 +94,8 @@ void put_u16(Sink& s, std::uint16_t v) {
 
 template <class Sink>
 void put_u32(Sink& s, std::uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) s.byte(static_cast<std::uint8_t>(v >> shift));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    s.byte(static_cast<std::uint8_t>(v >> shift));
 }
 
 template <class Sink>

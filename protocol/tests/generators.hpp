@@ -142,8 +142,12 @@ inline Properties properties(PropertyContext where, Version v) {
   return props;
 }
 
-inline QoS qos() { return static_cast<QoS>(*rc::gen::inRange(0, 3)); }
-inline std::uint16_t packet_id() { return *rc::gen::inRange<std::uint16_t>(1, 65535); }
+inline QoS qos() {
+  return static_cast<QoS>(*rc::gen::inRange(0, 3));
+}
+inline std::uint16_t packet_id() {
+  return *rc::gen::inRange<std::uint16_t>(1, 65535);
+}
 
 template <class P>
 void ack_tail(P& p, PacketType type, Version v) {
@@ -271,7 +275,8 @@ inline Packet packet(Version v) {
       u.packet_id = packet_id();
       u.properties = properties(PropertyContext::unsubscribe, v);
       const auto n = *rc::gen::inRange(1, 4);
-      for (int i = 0; i < n; ++i) u.filters.push_back(*topic_filter());
+      for (int i = 0; i < n; ++i)
+        u.filters.push_back(*topic_filter());
       return u;
     }
     case PacketType::unsuback: {

@@ -15,7 +15,9 @@
 namespace assay::mqtt {
 namespace {
 
-rc::Gen<Version> version() { return rc::gen::element(Version::v3_1_1, Version::v5); }
+rc::Gen<Version> version() {
+  return rc::gen::element(Version::v3_1_1, Version::v5);
+}
 
 RC_GTEST_PROP(CodecProperty, EncodeThenDecodeGivesThePacketBack, ()) {
   const Version v = *version();
@@ -52,7 +54,8 @@ RC_GTEST_PROP(CodecProperty, RandomChunksGiveTheSamePackets, ()) {
     sent.push_back(std::move(p));
   }
   Bytes stream;
-  for (const auto& p : sent) encode(p, v, stream);
+  for (const auto& p : sent)
+    encode(p, v, stream);
 
   StreamDecoder decoder(*version());  // the CONNECT corrects a wrong guess
   std::vector<Packet> got;
@@ -111,7 +114,8 @@ RC_GTEST_PROP(TopicProperty, MatchingAgreesWithReference, ()) {
 RC_GTEST_PROP(TopicProperty, IndexAgreesWithMatching, ()) {
   const auto filters = *rc::gen::container<std::vector<std::string>>(gen::topic_filter());
   SubscriptionIndex<std::size_t, int> index;
-  for (std::size_t i = 0; i < filters.size(); ++i) index.insert(filters[i], i, 0);
+  for (std::size_t i = 0; i < filters.size(); ++i)
+    index.insert(filters[i], i, 0);
   // Remove a random part again, to exercise pruning.
   std::set<std::size_t> removed;
   for (std::size_t i = 0; i < filters.size(); ++i) {

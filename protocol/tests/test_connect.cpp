@@ -7,13 +7,13 @@ namespace assay::mqtt::test {
 namespace {
 
 TEST(Connect, V311MinimalRoundTrip) {
-  const Bytes bytes = hex(
-      "10 0f"               // CONNECT, Remaining Length 15
-      "00 04 4d 51 54 54"   // Protocol Name "MQTT"
-      "04"                  // Protocol Level 4 (3.1.1)
-      "02"                  // Connect Flags: CleanSession
-      "00 3c"               // Keep Alive 60
-      "00 03 61 62 63");    // Client Identifier "abc"
+  const Bytes bytes =
+      hex("10 0f"                                         // CONNECT, Remaining Length 15
+          "00 04 4d 51 54 54"                             // Protocol Name "MQTT"
+          "04"                                            // Protocol Level 4 (3.1.1)
+          "02"                                            // Connect Flags: CleanSession
+          "00 3c"                                         // Keep Alive 60
+          "00 03 61 62 63");                              // Client Identifier "abc"
   const auto c = roundtrip<Connect>(bytes, Version::v5);  // the level decides, not the argument
   EXPECT_EQ(c.version, Version::v3_1_1);
   EXPECT_TRUE(c.clean_start);
@@ -24,17 +24,17 @@ TEST(Connect, V311MinimalRoundTrip) {
 }
 
 TEST(Connect, V311WillUserPasswordRoundTrip) {
-  const Bytes bytes = hex(
-      "10 22"               // CONNECT, Remaining Length 34
-      "00 04 4d 51 54 54"   // "MQTT"
-      "04"                  // level 4
-      "ec"                  // flags: user, password, will retain, will QoS 1, will
-      "00 0a"               // Keep Alive 10
-      "00 01 63"            // Client Identifier "c"
-      "00 03 61 2f 62"      // Will Topic "a/b"
-      "00 04 64 65 61 64"   // Will Payload "dead"
-      "00 04 75 73 65 72"   // User Name "user"
-      "00 02 70 77");       // Password "pw"
+  const Bytes bytes =
+      hex("10 22"              // CONNECT, Remaining Length 34
+          "00 04 4d 51 54 54"  // "MQTT"
+          "04"                 // level 4
+          "ec"                 // flags: user, password, will retain, will QoS 1, will
+          "00 0a"              // Keep Alive 10
+          "00 01 63"           // Client Identifier "c"
+          "00 03 61 2f 62"     // Will Topic "a/b"
+          "00 04 64 65 61 64"  // Will Payload "dead"
+          "00 04 75 73 65 72"  // User Name "user"
+          "00 02 70 77");      // Password "pw"
   const auto c = roundtrip<Connect>(bytes, Version::v3_1_1);
   EXPECT_FALSE(c.clean_start);
   ASSERT_TRUE(c.will);
@@ -47,24 +47,24 @@ TEST(Connect, V311WillUserPasswordRoundTrip) {
 }
 
 TEST(Connect, V5FullRoundTrip) {
-  const Bytes bytes = hex(
-      "10 34"                  // CONNECT, Remaining Length 52
-      "00 04 4d 51 54 54"      // "MQTT"
-      "05"                     // level 5
-      "d6"                     // flags: user, password, will QoS 2, will, clean start
-      "00 1e"                  // Keep Alive 30
-      "0a"                     // Property Length 10
-      "11 00 00 0e 10"         //   Session Expiry Interval 3600
-      "21 00 14"               //   Receive Maximum 20
-      "17 01"                  //   Request Problem Information 1
-      "00 02 69 64"            // Client Identifier "id"
-      "0c"                     // Will Property Length 12
-      "18 00 00 00 05"         //   Will Delay Interval 5
-      "26 00 01 6b 00 01 76"   //   User Property ("k", "v")
-      "00 01 77"               // Will Topic "w"
-      "00 00"                  // Will Payload (empty)
-      "00 02 75 31"            // User Name "u1"
-      "00 03 01 02 03");       // Password 01 02 03
+  const Bytes bytes =
+      hex("10 34"                 // CONNECT, Remaining Length 52
+          "00 04 4d 51 54 54"     // "MQTT"
+          "05"                    // level 5
+          "d6"                    // flags: user, password, will QoS 2, will, clean start
+          "00 1e"                 // Keep Alive 30
+          "0a"                    // Property Length 10
+          "11 00 00 0e 10"        //   Session Expiry Interval 3600
+          "21 00 14"              //   Receive Maximum 20
+          "17 01"                 //   Request Problem Information 1
+          "00 02 69 64"           // Client Identifier "id"
+          "0c"                    // Will Property Length 12
+          "18 00 00 00 05"        //   Will Delay Interval 5
+          "26 00 01 6b 00 01 76"  //   User Property ("k", "v")
+          "00 01 77"              // Will Topic "w"
+          "00 00"                 // Will Payload (empty)
+          "00 02 75 31"           // User Name "u1"
+          "00 03 01 02 03");      // Password 01 02 03
   const auto c = roundtrip<Connect>(bytes, Version::v5);
   EXPECT_EQ(c.version, Version::v5);
   EXPECT_TRUE(c.clean_start);
@@ -78,12 +78,12 @@ TEST(Connect, V5FullRoundTrip) {
 }
 
 TEST(Connect, V5PasswordWithoutUserNameIsAllowed) {
-  const Bytes bytes = hex(
-      "10 11 00 04 4d 51 54 54 05"  // CONNECT, "MQTT", level 5
-      "42"                          // flags: password, clean start
-      "00 00 00"                    // Keep Alive 0, no properties
-      "00 00"                       // Client Identifier ""
-      "00 02 70 77");               // Password "pw"
+  const Bytes bytes =
+      hex("10 11 00 04 4d 51 54 54 05"  // CONNECT, "MQTT", level 5
+          "42"                          // flags: password, clean start
+          "00 00 00"                    // Keep Alive 0, no properties
+          "00 00"                       // Client Identifier ""
+          "00 02 70 77");               // Password "pw"
   const auto c = roundtrip<Connect>(bytes, Version::v5);
   EXPECT_FALSE(c.username);
   EXPECT_TRUE(c.password);
@@ -134,8 +134,8 @@ TEST(Connect, WillQoS3) {
 }
 
 TEST(Connect, MQTT_3_1_2_22_V311PasswordNeedsUserName) {
-  expect_violation(hex("10 11 00 04 4d 51 54 54 04 42 00 00 00 01 61 00 02 70 77"),
-                   Version::v3_1_1, ReasonCode::malformed_packet, "MQTT-3.1.2-22");
+  expect_violation(hex("10 11 00 04 4d 51 54 54 04 42 00 00 00 01 61 00 02 70 77"), Version::v3_1_1,
+                   ReasonCode::malformed_packet, "MQTT-3.1.2-22");
 }
 
 TEST(Connect, MQTT_3_1_2_9_WillFieldsMustBePresent) {
@@ -151,8 +151,8 @@ TEST(Connect, MQTT_3_1_2_17_UserNameMustBePresentWhenFlagged) {
 
 TEST(Connect, MQTT_3_1_2_16_NoUserNameWithoutFlag) {
   // Flags say no user name, but one follows: bytes left over.
-  expect_violation(hex("10 11 00 04 4d 51 54 54 04 02 00 00 00 01 61 00 02 75 31"),
-                   Version::v3_1_1, ReasonCode::malformed_packet, "§2.2.3");
+  expect_violation(hex("10 11 00 04 4d 51 54 54 04 02 00 00 00 01 61 00 02 75 31"), Version::v3_1_1,
+                   ReasonCode::malformed_packet, "§2.2.3");
 }
 
 TEST(Connect, MQTT_3_1_3_4_ClientIdMustBeUtf8) {
@@ -187,9 +187,9 @@ TEST(Connect, AuthenticationDataNeedsMethod) {
 }
 
 TEST(Connack, V311RoundTripAndReturnCodes) {
-  auto c = roundtrip<Connack>(hex("20 02"      // CONNACK, Remaining Length 2
-                                  "01"         // Session Present
-                                  "00"),       // Return Code 0: accepted
+  auto c = roundtrip<Connack>(hex("20 02"  // CONNACK, Remaining Length 2
+                                  "01"     // Session Present
+                                  "00"),   // Return Code 0: accepted
                               Version::v3_1_1);
   EXPECT_TRUE(c.session_present);
   EXPECT_EQ(c.reason_code, ReasonCode::success);
@@ -202,12 +202,12 @@ TEST(Connack, V311RoundTripAndReturnCodes) {
 }
 
 TEST(Connack, V5RoundTrip) {
-  const auto c = roundtrip<Connack>(hex("20 0f"             // CONNACK, Remaining Length 15
-                                        "00"                // no session present
-                                        "00"                // Success
-                                        "0c"                // Property Length 12
-                                        "24 01"             //   Maximum QoS 1
-                                        "22 00 0a"          //   Topic Alias Maximum 10
+  const auto c = roundtrip<Connack>(hex("20 0f"                   // CONNACK, Remaining Length 15
+                                        "00"                      // no session present
+                                        "00"                      // Success
+                                        "0c"                      // Property Length 12
+                                        "24 01"                   //   Maximum QoS 1
+                                        "22 00 0a"                //   Topic Alias Maximum 10
                                         "12 00 04 61 62 63 64"),  // Assigned Client Id "abcd"
                                     Version::v5);
   EXPECT_EQ(c.properties.integer(PropertyId::maximum_qos), 1u);
@@ -222,8 +222,7 @@ TEST(Connack, MQTT_3_2_2_1_ReservedAcknowledgeFlags) {
 TEST(Connack, SessionPresentWithRefusal) {
   // 5.0 [MQTT-3.2.2-6], 3.1.1 [MQTT-3.2.2-4].
   expect_violation(hex("20 03 01 87 00"), Version::v5, ReasonCode::protocol_error, "MQTT-3.2.2-6");
-  expect_violation(hex("20 02 01 05"), Version::v3_1_1, ReasonCode::protocol_error,
-                   "MQTT-3.2.2-4");
+  expect_violation(hex("20 02 01 05"), Version::v3_1_1, ReasonCode::protocol_error, "MQTT-3.2.2-4");
 }
 
 TEST(Connack, MQTT_3_2_2_8_ConnectReasonCodesOnly) {

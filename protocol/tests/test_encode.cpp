@@ -83,7 +83,9 @@ TEST(Encode, RefusesLocalMisuse) {
   expect_refused(Unsuback{1, {}, {ReasonCode::success}}, Version::v3_1_1);
   expect_refused(Puback{1, ReasonCode::no_matching_subscribers, {}, {}}, Version::v3_1_1);
   expect_refused(Puback{1, ReasonCode::packet_identifier_not_found, {}, {}}, Version::v5);
-  expect_refused(Puback{1, ReasonCode::success, {{PropertyId::reason_string, std::string("x")}},
+  expect_refused(Puback{1,
+                        ReasonCode::success,
+                        {{PropertyId::reason_string, std::string("x")}},
                         AckLayout::reason_code},
                  Version::v5);
   expect_refused(Connack{true, ReasonCode::not_authorized, {}}, Version::v5);

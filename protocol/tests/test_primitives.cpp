@@ -59,11 +59,11 @@ TEST(VariableByteInteger, IncompleteHeaderNeedsMore) {
 TEST(Utf8, WellFormedStringsPass) {
   EXPECT_EQ(check_utf8(""), Utf8Status::ok);
   EXPECT_EQ(check_utf8("plain/ascii"), Utf8Status::ok);
-  EXPECT_EQ(check_utf8("\xC3\xA9"), Utf8Status::ok);              // U+00E9
-  EXPECT_EQ(check_utf8("\xE2\x82\xAC"), Utf8Status::ok);          // U+20AC
-  EXPECT_EQ(check_utf8("\xF0\x9F\x98\x80"), Utf8Status::ok);      // U+1F600
-  EXPECT_EQ(check_utf8("\xF4\x8F\xBF\xBF"), Utf8Status::ok);      // U+10FFFF
-  EXPECT_EQ(check_utf8("\xEF\xBF\xBF"), Utf8Status::ok);          // U+FFFF, a non-character
+  EXPECT_EQ(check_utf8("\xC3\xA9"), Utf8Status::ok);          // U+00E9
+  EXPECT_EQ(check_utf8("\xE2\x82\xAC"), Utf8Status::ok);      // U+20AC
+  EXPECT_EQ(check_utf8("\xF0\x9F\x98\x80"), Utf8Status::ok);  // U+1F600
+  EXPECT_EQ(check_utf8("\xF4\x8F\xBF\xBF"), Utf8Status::ok);  // U+10FFFF
+  EXPECT_EQ(check_utf8("\xEF\xBF\xBF"), Utf8Status::ok);      // U+FFFF, a non-character
 }
 
 TEST(Utf8, MQTT_1_5_4_1_IllFormedAndSurrogates) {
@@ -73,9 +73,9 @@ TEST(Utf8, MQTT_1_5_4_1_IllFormedAndSurrogates) {
   EXPECT_EQ(check_utf8("\xE0\x80\xAF"), Utf8Status::ill_formed);      // overlong, 3 bytes
   EXPECT_EQ(check_utf8("\xF4\x90\x80\x80"), Utf8Status::ill_formed);  // U+110000
   EXPECT_EQ(check_utf8("\xF8\x88\x80\x80\x80"), Utf8Status::ill_formed);
-  EXPECT_EQ(check_utf8("\xE2\x28\xA1"), Utf8Status::ill_formed);      // bad continuation
-  EXPECT_EQ(check_utf8("\xED\xA0\x80"), Utf8Status::surrogate);       // U+D800
-  EXPECT_EQ(check_utf8("\xED\xBF\xBF"), Utf8Status::surrogate);       // U+DFFF
+  EXPECT_EQ(check_utf8("\xE2\x28\xA1"), Utf8Status::ill_formed);  // bad continuation
+  EXPECT_EQ(check_utf8("\xED\xA0\x80"), Utf8Status::surrogate);   // U+D800
+  EXPECT_EQ(check_utf8("\xED\xBF\xBF"), Utf8Status::surrogate);   // U+DFFF
 }
 
 TEST(Utf8, MQTT_1_5_4_2_NoNullCharacter) {
@@ -86,7 +86,9 @@ TEST(Utf8, MQTT_1_5_4_2_NoNullCharacter) {
 TEST(Utf8, MQTT_1_5_4_3_ByteOrderMarkIsKept) {
   // A topic "\uFEFFa" decodes with the BOM in place and re-encodes unchanged.
   const auto p = roundtrip<Publish>(hex("30 06 00 04 ef bb bf 61"), Version::v3_1_1);
-  EXPECT_EQ(p.topic, "\xEF\xBB\xBF" "a");
+  EXPECT_EQ(p.topic,
+            "\xEF\xBB\xBF"
+            "a");
 }
 
 TEST(Utf8, MQTT_1_5_7_1_StringPairBothChecked) {
@@ -108,7 +110,8 @@ TEST(ReasonCodes, TableMatchesSpec) {
   EXPECT_EQ(name(ReasonCode::success, PacketType::suback), "Granted QoS 0");
   EXPECT_EQ(name(ReasonCode::quota_exceeded), "Quota exceeded");
   int defined = 0;
-  for (int c = 0; c < 256; ++c) defined += is_defined(static_cast<ReasonCode>(c)) ? 1 : 0;
+  for (int c = 0; c < 256; ++c)
+    defined += is_defined(static_cast<ReasonCode>(c)) ? 1 : 0;
   EXPECT_EQ(defined, 43);  // Table 2-6 less the duplicated 0x00 rows
 }
 
@@ -138,7 +141,8 @@ TEST(PropertyTable, TypesAndPlaces) {
 }
 
 TEST(PropertiesContainer, TypedAccessAndMisuse) {
-  Properties p{{PropertyId::receive_maximum, 10u}, {PropertyId::user_property, StringPair{"a", "b"}}};
+  Properties p{{PropertyId::receive_maximum, 10u},
+               {PropertyId::user_property, StringPair{"a", "b"}}};
   p.add(PropertyId::user_property, StringPair{"c", "d"});
   p.set(PropertyId::receive_maximum, 11u);
   EXPECT_EQ(p.integer(PropertyId::receive_maximum), 11u);
@@ -180,8 +184,8 @@ TEST(Properties, ValueRules) {
   expect_violation(hex("20 08 00 00 05 27 00 00 00 00"), Version::v5, ReasonCode::protocol_error,
                    "§2.2.2.2");
   // Subscription Identifier 0 in SUBSCRIBE.
-  expect_violation(hex("82 09 00 01 02 0b 00 00 01 74 00"), Version::v5,
-                   ReasonCode::protocol_error, "§3.8.2.1.2");
+  expect_violation(hex("82 09 00 01 02 0b 00 00 01 74 00"), Version::v5, ReasonCode::protocol_error,
+                   "§3.8.2.1.2");
   // Two Subscription Identifiers in SUBSCRIBE.
   expect_violation(hex("82 0b 00 01 04 0b 01 0b 02 00 01 74 00"), Version::v5,
                    ReasonCode::protocol_error, "§2.2.2.2");
@@ -193,12 +197,11 @@ TEST(RawFrames, BuildWhatTheEncoderRefuses) {
   EXPECT_EQ(qos3, hex("36 05 00 01 74 00 01"));
   expect_violation(qos3, Version::v3_1_1, ReasonCode::malformed_packet, "MQTT-3.3.1-4");
   // A property in the wrong packet, and a lying Remaining Length.
-  const Bytes alias_in_connack =
-      FrameBuilder(PacketType::connack, 0)
-          .u8(0)
-          .u8(0)
-          .properties(Properties{{PropertyId::topic_alias, 1u}})
-          .build();
+  const Bytes alias_in_connack = FrameBuilder(PacketType::connack, 0)
+                                     .u8(0)
+                                     .u8(0)
+                                     .properties(Properties{{PropertyId::topic_alias, 1u}})
+                                     .build();
   EXPECT_EQ(alias_in_connack, hex("20 06 00 00 03 23 00 01"));
   const Bytes lying = FrameBuilder(0xC0).remaining_length(5).build();
   EXPECT_EQ(lying, hex("c0 05"));

@@ -6,7 +6,7 @@ namespace assay::mqtt::test {
 namespace {
 
 TEST(Publish, V311QoS0RoundTrip) {
-  const auto p = roundtrip<Publish>(hex("31 08"          // PUBLISH, RETAIN, QoS 0, length 8
+  const auto p = roundtrip<Publish>(hex("31 08"           // PUBLISH, RETAIN, QoS 0, length 8
                                         "00 03 61 2f 62"  // Topic Name "a/b"
                                         "68 69 21"),      // Payload "hi!"
                                     Version::v3_1_1);
@@ -18,10 +18,10 @@ TEST(Publish, V311QoS0RoundTrip) {
 }
 
 TEST(Publish, V311QoS2DupRoundTrip) {
-  const auto p = roundtrip<Publish>(hex("3c 07"          // PUBLISH, DUP, QoS 2, length 7
-                                        "00 01 74"        // Topic Name "t"
-                                        "12 34"           // Packet Identifier 0x1234
-                                        "ff 00"),         // Payload ff 00
+  const auto p = roundtrip<Publish>(hex("3c 07"     // PUBLISH, DUP, QoS 2, length 7
+                                        "00 01 74"  // Topic Name "t"
+                                        "12 34"     // Packet Identifier 0x1234
+                                        "ff 00"),   // Payload ff 00
                                     Version::v3_1_1);
   EXPECT_TRUE(p.dup);
   EXPECT_EQ(p.qos, QoS::exactly_once);
@@ -29,20 +29,19 @@ TEST(Publish, V311QoS2DupRoundTrip) {
 }
 
 TEST(Publish, V5PropertiesRoundTrip) {
-  const auto p = roundtrip<Publish>(
-      hex("32 27"                           // PUBLISH, QoS 1, length 39
-          "00 01 74"                        // Topic Name "t"
-          "00 07"                           // Packet Identifier 7
-          "20"                              // Property Length 32
-          "01 01"                           //   Payload Format Indicator 1
-          "02 00 00 00 3c"                  //   Message Expiry Interval 60
-          "03 00 04 74 65 78 74"            //   Content Type "text"
-          "08 00 01 72"                     //   Response Topic "r"
-          "09 00 02 ca fe"                  //   Correlation Data ca fe
-          "26 00 01 61 00 01 31"            //   User Property ("a", "1")
-          "0b 05"                           //   Subscription Identifier 5
-          "78"),                            // Payload "x"
-      Version::v5);
+  const auto p = roundtrip<Publish>(hex("32 27"                 // PUBLISH, QoS 1, length 39
+                                        "00 01 74"              // Topic Name "t"
+                                        "00 07"                 // Packet Identifier 7
+                                        "20"                    // Property Length 32
+                                        "01 01"                 //   Payload Format Indicator 1
+                                        "02 00 00 00 3c"        //   Message Expiry Interval 60
+                                        "03 00 04 74 65 78 74"  //   Content Type "text"
+                                        "08 00 01 72"           //   Response Topic "r"
+                                        "09 00 02 ca fe"        //   Correlation Data ca fe
+                                        "26 00 01 61 00 01 31"  //   User Property ("a", "1")
+                                        "0b 05"                 //   Subscription Identifier 5
+                                        "78"),                  // Payload "x"
+                                    Version::v5);
   EXPECT_EQ(p.properties.size(), 7u);
   EXPECT_EQ(*p.properties.string(PropertyId::content_type), "text");
   EXPECT_EQ(p.properties.subscription_identifiers(), (std::vector<std::uint32_t>{5}));
@@ -51,28 +50,27 @@ TEST(Publish, V5PropertiesRoundTrip) {
 TEST(Publish, V5SeveralSubscriptionIdentifiersAndUserPropertiesKeepOrder) {
   // [MQTT-3.3.4-4] several identifiers; [MQTT-3.3.2-18] user property order.
   const auto p = roundtrip<Publish>(hex("30 17"                 // PUBLISH QoS 0, length 23
-                                        "00 01 74"               // Topic Name "t"
-                                        "13"                     // Property Length 19
-                                        "26 00 01 62 00 01 32"   //   User Property ("b", "2")
-                                        "0b 80 01"               //   Subscription Identifier 128
-                                        "26 00 01 61 00 01 31"   //   User Property ("a", "1")
-                                        "0b 02"),                //   Subscription Identifier 2
+                                        "00 01 74"              // Topic Name "t"
+                                        "13"                    // Property Length 19
+                                        "26 00 01 62 00 01 32"  //   User Property ("b", "2")
+                                        "0b 80 01"              //   Subscription Identifier 128
+                                        "26 00 01 61 00 01 31"  //   User Property ("a", "1")
+                                        "0b 02"),               //   Subscription Identifier 2
                                     Version::v5);
   EXPECT_EQ(p.properties.subscription_identifiers(), (std::vector<std::uint32_t>{128, 2}));
   EXPECT_EQ(p.properties.user_properties(), (std::vector<StringPair>{{"b", "2"}, {"a", "1"}}));
 }
 
 TEST(Publish, V5EmptyTopicWithAliasIsAllowed) {
-  const auto p = roundtrip<Publish>(hex("30 07 00 00"   // PUBLISH, empty Topic Name
-                                        "03 23 00 01"   // Topic Alias 1
-                                        "7a"),          // Payload "z"
+  const auto p = roundtrip<Publish>(hex("30 07 00 00"  // PUBLISH, empty Topic Name
+                                        "03 23 00 01"  // Topic Alias 1
+                                        "7a"),         // Payload "z"
                                     Version::v5);
   EXPECT_TRUE(p.topic.empty());
 }
 
 TEST(Publish, V5EmptyTopicWithoutAliasIsProtocolError) {
-  expect_violation(hex("30 04 00 00 00 7a"), Version::v5, ReasonCode::protocol_error,
-                   "§3.3.2.3.4");
+  expect_violation(hex("30 04 00 00 00 7a"), Version::v5, ReasonCode::protocol_error, "§3.3.2.3.4");
 }
 
 TEST(Publish, MQTT_4_7_3_1_V311EmptyTopic) {

@@ -29,7 +29,8 @@ TEST(StreamDecoder, OneByteAtATime) {
   std::vector<Packet> got;
   for (const std::uint8_t b : stream) {
     d.feed(ByteView(&b, 1));
-    for (auto& p : drain(d)) got.push_back(std::move(p));
+    for (auto& p : drain(d))
+      got.push_back(std::move(p));
   }
   ASSERT_EQ(got.size(), 3u);
   EXPECT_EQ(type_of(got[0]), PacketType::connect);
@@ -42,7 +43,8 @@ TEST(StreamDecoder, OneByteAtATime) {
 
 TEST(StreamDecoder, WholeStreamAtOnce) {
   Bytes stream;
-  for (int i = 0; i < 1000; ++i) stream.insert(stream.end(), pingreq.begin(), pingreq.end());
+  for (int i = 0; i < 1000; ++i)
+    stream.insert(stream.end(), pingreq.begin(), pingreq.end());
   StreamDecoder d(Version::v5);
   d.feed(stream);
   EXPECT_EQ(drain(d).size(), 1000u);
@@ -90,7 +92,8 @@ TEST(StreamDecoder, ReservedTypeFailsOnTheFirstByte) {
 TEST(StreamDecoder, CompactsALongBuffer) {
   // Many small packets followed by a partial one: consumed bytes are dropped.
   Bytes stream;
-  for (int i = 0; i < 5000; ++i) stream.insert(stream.end(), pingreq.begin(), pingreq.end());
+  for (int i = 0; i < 5000; ++i)
+    stream.insert(stream.end(), pingreq.begin(), pingreq.end());
   stream.push_back(0x30);
   StreamDecoder d(Version::v5);
   d.feed(stream);

@@ -6,10 +6,12 @@ namespace assay::mqtt::test {
 namespace {
 
 TEST(Subscribe, V311RoundTrip) {
-  const auto s = roundtrip<Subscribe>(hex("82 0c"                // SUBSCRIBE (flags 0010), length 12
-                                          "00 0a"                 // Packet Identifier 10
-                                          "00 03 61 2f 2b" "01"   // "a/+", QoS 1
-                                          "00 01 23" "02"),       // "#", QoS 2
+  const auto s = roundtrip<Subscribe>(hex("82 0c"  // SUBSCRIBE (flags 0010), length 12
+                                          "00 0a"  // Packet Identifier 10
+                                          "00 03 61 2f 2b"
+                                          "01"  // "a/+", QoS 1
+                                          "00 01 23"
+                                          "02"),  // "#", QoS 2
                                       Version::v3_1_1);
   EXPECT_EQ(s.packet_id, 10);
   ASSERT_EQ(s.subscriptions.size(), 2u);
@@ -18,11 +20,11 @@ TEST(Subscribe, V311RoundTrip) {
 }
 
 TEST(Subscribe, V5OptionsAndIdentifierRoundTrip) {
-  const auto s = roundtrip<Subscribe>(hex("82 0b"              // SUBSCRIBE, length 11
-                                          "00 01"               // Packet Identifier 1
-                                          "02 0b 2a"            // Property Length 2, Subscription Id 42
-                                          "00 03 61 2f 62"      // "a/b"
-                                          "2e"),                // RH 2, RAP, NL, QoS 2
+  const auto s = roundtrip<Subscribe>(hex("82 0b"           // SUBSCRIBE, length 11
+                                          "00 01"           // Packet Identifier 1
+                                          "02 0b 2a"        // Property Length 2, Subscription Id 42
+                                          "00 03 61 2f 62"  // "a/b"
+                                          "2e"),            // RH 2, RAP, NL, QoS 2
                                       Version::v5);
   EXPECT_EQ(s.properties.integer(PropertyId::subscription_identifier), 42u);
   const auto& o = s.subscriptions.at(0).options;
@@ -39,10 +41,8 @@ TEST(Subscribe, MQTT_3_8_1_1_FixedHeaderFlags) {
 
 TEST(Subscribe, NoTopicFilter) {
   // 3.1.1 [MQTT-3.8.3-3], 5.0 [MQTT-3.8.3-2].
-  expect_violation(hex("82 02 00 01"), Version::v3_1_1, ReasonCode::protocol_error,
-                   "MQTT-3.8.3-3");
-  expect_violation(hex("82 03 00 01 00"), Version::v5, ReasonCode::protocol_error,
-                   "MQTT-3.8.3-2");
+  expect_violation(hex("82 02 00 01"), Version::v3_1_1, ReasonCode::protocol_error, "MQTT-3.8.3-3");
+  expect_violation(hex("82 03 00 01 00"), Version::v5, ReasonCode::protocol_error, "MQTT-3.8.3-2");
 }
 
 TEST(Subscribe, MQTT_3_8_3_4_V311ReservedQoSBits) {
@@ -98,9 +98,9 @@ TEST(Subscribe, SharedSubscriptionRules) {
 
 TEST(Suback, RoundTripBothVersions) {
   auto s = roundtrip<Suback>(hex("90 06 00 0a 00 01 02 80"), Version::v3_1_1);
-  EXPECT_EQ(s.reason_codes, (std::vector<ReasonCode>{ReasonCode::success, ReasonCode::granted_qos_1,
-                                                     ReasonCode::granted_qos_2,
-                                                     ReasonCode::unspecified_error}));
+  EXPECT_EQ(s.reason_codes,
+            (std::vector<ReasonCode>{ReasonCode::success, ReasonCode::granted_qos_1,
+                                     ReasonCode::granted_qos_2, ReasonCode::unspecified_error}));
   s = roundtrip<Suback>(hex("90 05 00 0a 00 a2 97"), Version::v5);
   EXPECT_EQ(s.reason_codes.at(0), ReasonCode::wildcard_subscriptions_not_supported);
 }
@@ -129,8 +129,7 @@ TEST(Unsubscribe, MQTT_3_10_1_1_FixedHeaderFlags) {
 TEST(Unsubscribe, MQTT_3_10_3_2_AtLeastOneFilter) {
   expect_violation(hex("a2 02 00 02"), Version::v3_1_1, ReasonCode::protocol_error,
                    "MQTT-3.10.3-2");
-  expect_violation(hex("a2 03 00 02 00"), Version::v5, ReasonCode::protocol_error,
-                   "MQTT-3.10.3-2");
+  expect_violation(hex("a2 03 00 02 00"), Version::v5, ReasonCode::protocol_error, "MQTT-3.10.3-2");
 }
 
 TEST(Unsuback, RoundTripBothVersions) {

@@ -140,7 +140,8 @@ TEST(TopicMatch, MQTT_4_7_2_1_SpecExamplesAndDollarRule) {
 TEST(SubscriptionIndex, AgreesWithTheExamples) {
   SubscriptionIndex<int, int> index;
   int key = 0;
-  for (const auto& c : match_cases) index.insert(c.filter, key++, 0);
+  for (const auto& c : match_cases)
+    index.insert(c.filter, key++, 0);
   for (const auto& c : match_cases) {
     std::set<std::string> expected;
     for (const auto& other : match_cases) {

@@ -32,7 +32,9 @@ inline Bytes hex(std::string_view text) {
   return out;
 }
 
-inline Bytes operator""_hex(const char* s, std::size_t n) { return hex(std::string_view(s, n)); }
+inline Bytes operator""_hex(const char* s, std::size_t n) {
+  return hex(std::string_view(s, n));
+}
 
 // Decodes exactly one packet that fills `bytes`.
 inline Packet decode_one(const Bytes& bytes, Version v) {
@@ -75,7 +77,7 @@ inline Violation expect_violation(const Bytes& bytes, Version v, ReasonCode reas
   if (!std::holds_alternative<Violation>(r)) {
     ADD_FAILURE() << "expected a violation of " << statement << ", but "
                   << (std::holds_alternative<NeedMore>(r) ? "the decoder wants more bytes"
-                                                           : "the packet decoded");
+                                                          : "the packet decoded");
     return {};
   }
   const auto& bad = std::get<Violation>(r);

@@ -148,6 +148,8 @@ struct Auth {
 using Packet = std::variant<Connect, Connack, Publish, Puback, Pubrec, Pubrel, Pubcomp, Subscribe,
                             Suback, Unsubscribe, Unsuback, Pingreq, Pingresp, Disconnect, Auth>;
 
-inline PacketType type_of(const Packet& p) { return static_cast<PacketType>(p.index() + 1); }
+inline PacketType type_of(const Packet& p) {
+  return static_cast<PacketType>(p.index() + 1);
+}
 
 }  // namespace assay::mqtt

@@ -74,14 +74,16 @@ enum class PropertyContext : std::uint8_t {
   will = 16,
 };
 
-inline PropertyContext context_of(PacketType t) { return static_cast<PropertyContext>(t); }
+inline PropertyContext context_of(PacketType t) {
+  return static_cast<PropertyContext>(t);
+}
 
 struct PropertyInfo {
   PropertyId id;
-  std::string_view name;     // "Session Expiry Interval"
-  std::string_view key;      // "session_expiry_interval", used in JSON
+  std::string_view name;  // "Session Expiry Interval"
+  std::string_view key;   // "session_expiry_interval", used in JSON
   PropertyType type;
-  std::uint32_t contexts;    // bit (1 << PropertyContext)
+  std::uint32_t contexts;      // bit (1 << PropertyContext)
   bool repeatable_in_publish;  // Subscription Identifier (server to client)
   bool repeatable;             // User Property
 };

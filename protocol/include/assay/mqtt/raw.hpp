@@ -18,7 +18,8 @@ class FrameBuilder {
  public:
   explicit FrameBuilder(std::uint8_t first_byte) : first_(first_byte) {}
   FrameBuilder(PacketType type, std::uint8_t flags)
-      : first_(static_cast<std::uint8_t>((static_cast<std::uint8_t>(type) << 4) | (flags & 0x0F))) {}
+      : first_(static_cast<std::uint8_t>((static_cast<std::uint8_t>(type) << 4) | (flags & 0x0F))) {
+  }
 
   FrameBuilder& u8(std::uint8_t v);
   FrameBuilder& u16(std::uint16_t v);

@@ -71,7 +71,9 @@ bool allowed_in(ReasonCode rc, PacketType t);
 // "Normal disconnection" or "Granted QoS 0" depending on the packet).
 std::string_view name(ReasonCode rc, PacketType t = PacketType::connack);
 
-inline bool is_error(ReasonCode rc) { return static_cast<std::uint8_t>(rc) >= 0x80; }
+inline bool is_error(ReasonCode rc) {
+  return static_cast<std::uint8_t>(rc) >= 0x80;
+}
 
 // MQTT 3.1.1 CONNACK return codes 0..5 (§3.2.2.3) and the 5.0 codes they mean.
 // Returns nullopt for a 5.0 code that 3.1.1 cannot express.

@@ -159,7 +159,8 @@ class SubscriptionIndex {
 
   template <class Fn>
   static void emit(const Node& node, Fn& fn) {
-    for (const auto& entry : node.entries) fn(entry.first, entry.second);
+    for (const auto& entry : node.entries)
+      fn(entry.first, entry.second);
   }
 
   // `rest` is what is left of the topic; `done` is true once every level has

@@ -56,56 +56,67 @@ std::optional<Violation> check_first_byte(std::uint8_t first, Version v) {
 
 }  // namespace
 
-std::variant<Packet, Violation> decode_body(std::uint8_t first_byte, ByteView body,
-                                            Version version) {
-  if (auto bad = check_first_byte(first_byte, version)) return *std::move(bad);
+namespace {
+
+// Decodes into `out` (no moves of the packet on the way); returns the
+// violation, if any.
+std::optional<Violation> decode_body_into(std::uint8_t first_byte, ByteView body, Version version,
+                                          Packet& out) {
   const auto type = static_cast<PacketType>(first_byte >> 4);
   wire::Reader r(body, version);
-  Packet packet;
   switch (type) {
     case PacketType::connect:
-      packet = detail::decode_connect(r);
+      detail::decode_connect(r, out);
       break;
     case PacketType::connack:
-      packet = detail::decode_connack(r);
+      detail::decode_connack(r, out);
       break;
     case PacketType::publish:
-      packet = detail::decode_publish(r, first_byte & 0x0F);
+      detail::decode_publish(r, first_byte & 0x0F, out);
       break;
     case PacketType::puback:
     case PacketType::pubrec:
     case PacketType::pubrel:
     case PacketType::pubcomp:
-      packet = detail::decode_publish_ack(r, type);
+      detail::decode_publish_ack(r, type, out);
       break;
     case PacketType::subscribe:
-      packet = detail::decode_subscribe(r);
+      detail::decode_subscribe(r, out);
       break;
     case PacketType::suback:
-      packet = detail::decode_suback(r);
+      detail::decode_suback(r, out);
       break;
     case PacketType::unsubscribe:
-      packet = detail::decode_unsubscribe(r);
+      detail::decode_unsubscribe(r, out);
       break;
     case PacketType::unsuback:
-      packet = detail::decode_unsuback(r);
+      detail::decode_unsuback(r, out);
       break;
     case PacketType::pingreq:
       detail::expect_end(r, type);
-      packet = Pingreq{};
+      out.emplace<Pingreq>();
       break;
     case PacketType::pingresp:
       detail::expect_end(r, type);
-      packet = Pingresp{};
+      out.emplace<Pingresp>();
       break;
     case PacketType::disconnect:
-      packet = detail::decode_disconnect(r);
+      detail::decode_disconnect(r, out);
       break;
     case PacketType::auth:
-      packet = detail::decode_auth(r);
+      detail::decode_auth(r, out);
       break;
   }
-  if (r.failed()) return *r.error();
+  return r.error();
+}
+
+}  // namespace
+
+std::variant<Packet, Violation> decode_body(std::uint8_t first_byte, ByteView body,
+                                            Version version) {
+  if (auto bad = check_first_byte(first_byte, version)) return *std::move(bad);
+  Packet packet;
+  if (auto bad = decode_body_into(first_byte, body, version, packet)) return *std::move(bad);
   return packet;
 }
 
@@ -136,9 +147,14 @@ DecodeResult decode(ByteView bytes, Version version, const DecodeLimits& limits)
   }
   if (bytes.size() < total) return NeedMore{total - bytes.size()};
 
-  auto body = decode_body(first, bytes.subspan(1 + length, remaining), version);
-  if (auto* v = std::get_if<Violation>(&body)) return std::move(*v);
-  return Decoded{std::get<Packet>(std::move(body)), total};
+  DecodeResult result(std::in_place_type<Decoded>);
+  auto& decoded = std::get<Decoded>(result);
+  decoded.size = total;
+  if (auto bad =
+          decode_body_into(first, bytes.subspan(1 + length, remaining), version, decoded.packet)) {
+    return *std::move(bad);
+  }
+  return result;
 }
 
 void StreamDecoder::feed(ByteView bytes) {

@@ -17,22 +17,22 @@ void expect_end(wire::Reader& r, PacketType type) {
   }
 }
 
-Packet decode_connect(wire::Reader& head) {
-  Connect c;
+void decode_connect(wire::Reader& head, Packet& out) {
+  auto& c = out.emplace<Connect>();
   const std::string protocol_name = head.utf8("Protocol Name");
   const std::uint8_t level = head.u8("Protocol Level");
-  if (head.failed()) return c;
+  if (head.failed()) return;
   if (level != 4 && level != 5) {
     head.fail(ReasonCode::unsupported_protocol_version, "MQTT-3.1.2-2",
               "Protocol Level " + std::to_string(level) +
                   " is not supported (4 is MQTT 3.1.1, 5 is MQTT 5.0)");
-    return c;
+    return;
   }
   c.version = static_cast<Version>(level);
   if (protocol_name != "MQTT") {
     head.fail(ReasonCode::unsupported_protocol_version, "MQTT-3.1.2-1",
               "Protocol Name is \"" + protocol_name + "\", not \"MQTT\"");
-    return c;
+    return;
   }
   const Version v = c.version;
   wire::Reader r(head.rest(), v);
@@ -40,7 +40,7 @@ Packet decode_connect(wire::Reader& head) {
   const std::uint8_t flags = r.u8("Connect Flags");
   if (r.failed()) {
     head.merge(r);
-    return c;
+    return;
   }
   const bool will_flag = (flags & 0x04) != 0;
   const auto will_qos = static_cast<std::uint8_t>((flags >> 3) & 0x03);
@@ -81,25 +81,24 @@ Packet decode_connect(wire::Reader& head) {
   if (password_flag) c.password = r.binary("Password");
   expect_end(r, PacketType::connect);
   head.merge(r);
-  return c;
 }
 
-Packet decode_connack(wire::Reader& r) {
+void decode_connack(wire::Reader& r, Packet& out) {
   const Version v = r.version();
-  Connack c;
+  auto& c = out.emplace<Connack>();
   const std::uint8_t flags = r.u8("Connect Acknowledge Flags");
   const std::uint8_t code = r.u8(v == Version::v5 ? "Reason Code" : "Return Code");
-  if (r.failed()) return c;
+  if (r.failed()) return;
   if ((flags & 0xFE) != 0) {
     r.malformed(cite(v, "§3.2.2.1", "MQTT-3.2.2-1"), "reserved Connect Acknowledge Flags are set");
-    return c;
+    return;
   }
   c.session_present = (flags & 0x01) != 0;
   if (v == Version::v3_1_1) {
     const auto rc = connack_reason_from_v311(code);
     if (!rc) {
       r.protocol_error("§3.2.2.3", "CONNACK Return Code " + std::to_string(code) + " is reserved");
-      return c;
+      return;
     }
     c.reason_code = *rc;
   } else {
@@ -107,17 +106,16 @@ Packet decode_connack(wire::Reader& r) {
     if (!allowed_in(c.reason_code, PacketType::connack)) {
       r.protocol_error("MQTT-3.2.2-8",
                        "Reason Code " + std::to_string(code) + " is not a CONNACK Reason Code");
-      return c;
+      return;
     }
   }
   if (c.session_present && c.reason_code != ReasonCode::success) {
     r.protocol_error(cite(v, "MQTT-3.2.2-4", "MQTT-3.2.2-6"),
                      "Session Present is 1 in a CONNACK that refuses the connection");
-    return c;
+    return;
   }
   if (v == Version::v5) c.properties = read_properties(r, PropertyContext::connack);
   expect_end(r, PacketType::connack);
-  return c;
 }
 
 namespace {
@@ -125,16 +123,16 @@ namespace {
 // DISCONNECT and AUTH share a layout: nothing, a Reason Code, or a Reason
 // Code and properties (§3.14.2, §3.15.2).
 template <class P>
-P decode_reason_and_properties(wire::Reader& r, PacketType type, std::string_view statement) {
-  P p;
-  if (r.at_end()) return p;  // Reason Code 0x00, no properties
+void decode_reason_and_properties(wire::Reader& r, PacketType type, std::string_view statement,
+                                  P& p) {
+  if (r.at_end()) return;  // Reason Code 0x00, no properties
   const std::uint8_t code = r.u8("Reason Code");
   p.reason_code = static_cast<ReasonCode>(code);
   p.layout = AckLayout::reason_code;
   if (!allowed_in(p.reason_code, type)) {
     r.protocol_error(statement, "Reason Code " + std::to_string(code) + " is not allowed in " +
                                     std::string(to_string(type)));
-    return p;
+    return;
   }
   if (!r.at_end()) {
     p.properties = read_properties(r, context_of(type));
@@ -142,21 +140,21 @@ P decode_reason_and_properties(wire::Reader& r, PacketType type, std::string_vie
     expect_end(r, type);
   }
   p.layout = recorded_layout(p.layout, p.reason_code, p.properties);
-  return p;
 }
 
 }  // namespace
 
-Packet decode_disconnect(wire::Reader& r) {
+void decode_disconnect(wire::Reader& r, Packet& out) {
+  auto& d = out.emplace<Disconnect>();
   if (r.version() == Version::v3_1_1) {
     expect_end(r, PacketType::disconnect);
-    return Disconnect{};
+    return;
   }
-  return decode_reason_and_properties<Disconnect>(r, PacketType::disconnect, "MQTT-3.14.2-1");
+  decode_reason_and_properties(r, PacketType::disconnect, "MQTT-3.14.2-1", d);
 }
 
-Packet decode_auth(wire::Reader& r) {
-  return decode_reason_and_properties<Auth>(r, PacketType::auth, "MQTT-3.15.2-1");
+void decode_auth(wire::Reader& r, Packet& out) {
+  decode_reason_and_properties(r, PacketType::auth, "MQTT-3.15.2-1", out.emplace<Auth>());
 }
 
 }  // namespace assay::mqtt::detail

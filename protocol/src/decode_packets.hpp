@@ -8,16 +8,16 @@
 namespace assay::mqtt::detail {
 
 // CONNECT carries its own version; the reader's version is not used.
-Packet decode_connect(wire::Reader& r);
-Packet decode_connack(wire::Reader& r);
-Packet decode_publish(wire::Reader& r, std::uint8_t flags);
-Packet decode_publish_ack(wire::Reader& r, PacketType type);
-Packet decode_subscribe(wire::Reader& r);
-Packet decode_suback(wire::Reader& r);
-Packet decode_unsubscribe(wire::Reader& r);
-Packet decode_unsuback(wire::Reader& r);
-Packet decode_disconnect(wire::Reader& r);
-Packet decode_auth(wire::Reader& r);
+void decode_connect(wire::Reader& r, Packet& out);
+void decode_connack(wire::Reader& r, Packet& out);
+void decode_publish(wire::Reader& r, std::uint8_t flags, Packet& out);
+void decode_publish_ack(wire::Reader& r, PacketType type, Packet& out);
+void decode_subscribe(wire::Reader& r, Packet& out);
+void decode_suback(wire::Reader& r, Packet& out);
+void decode_unsubscribe(wire::Reader& r, Packet& out);
+void decode_unsuback(wire::Reader& r, Packet& out);
+void decode_disconnect(wire::Reader& r, Packet& out);
+void decode_auth(wire::Reader& r, Packet& out);
 
 // The layout to record for an acknowledgement decoded in form `seen`: the
 // shortest form when encoding that would reproduce the same bytes, so only

@@ -9,9 +9,9 @@ namespace assay::mqtt::detail {
 
 using wire::cite;
 
-Packet decode_publish(wire::Reader& r, std::uint8_t flags) {
+void decode_publish(wire::Reader& r, std::uint8_t flags, Packet& out) {
   const Version v = r.version();
-  Publish p;
+  auto& p = out.emplace<Publish>();
   p.dup = (flags & 0x08) != 0;
   p.qos = static_cast<QoS>((flags >> 1) & 0x03);
   p.retain = (flags & 0x01) != 0;
@@ -23,7 +23,7 @@ Packet decode_publish(wire::Reader& r, std::uint8_t flags) {
     }
   }
   if (v == Version::v5) p.properties = read_properties(r, PropertyContext::publish);
-  if (r.failed()) return p;
+  if (r.failed()) return;
   if (p.topic.empty()) {
     // 5.0 allows an empty name when a Topic Alias stands for it (§3.3.2.3.4).
     if (v == Version::v3_1_1) {
@@ -37,7 +37,6 @@ Packet decode_publish(wire::Reader& r, std::uint8_t flags) {
     r.fail(bad->reason, "MQTT-3.3.2-2", "Topic Name: " + bad->detail);
   }
   p.payload = SharedBytes::copy_of(r.rest());
-  return p;
 }
 
 namespace {
@@ -56,10 +55,9 @@ std::string_view reason_code_statement(PacketType type) {
 }
 
 template <class Ack>
-Ack decode_ack(wire::Reader& r) {
+void decode_ack(wire::Reader& r, Ack& a) {
   const Version v = r.version();
   constexpr PacketType type = Ack::type;
-  Ack a;
   a.packet_id = r.u16("Packet Identifier");
   if (!r.failed() && a.packet_id == 0) {
     r.protocol_error(cite(v, "§2.3.1", "§2.2.1"),
@@ -73,7 +71,7 @@ Ack decode_ack(wire::Reader& r) {
       r.protocol_error(reason_code_statement(type), "Reason Code " + std::to_string(code) +
                                                         " is not allowed in " +
                                                         std::string(to_string(type)));
-      return a;
+      return;
     }
     if (!r.at_end()) {
       a.properties = read_properties(r, context_of(type));
@@ -82,21 +80,20 @@ Ack decode_ack(wire::Reader& r) {
     a.layout = recorded_layout(a.layout, a.reason_code, a.properties);
   }
   expect_end(r, type);
-  return a;
 }
 
 }  // namespace
 
-Packet decode_publish_ack(wire::Reader& r, PacketType type) {
+void decode_publish_ack(wire::Reader& r, PacketType type, Packet& out) {
   switch (type) {
     case PacketType::puback:
-      return decode_ack<Puback>(r);
+      return decode_ack(r, out.emplace<Puback>());
     case PacketType::pubrec:
-      return decode_ack<Pubrec>(r);
+      return decode_ack(r, out.emplace<Pubrec>());
     case PacketType::pubrel:
-      return decode_ack<Pubrel>(r);
+      return decode_ack(r, out.emplace<Pubrel>());
     default:
-      return decode_ack<Pubcomp>(r);
+      return decode_ack(r, out.emplace<Pubcomp>());
   }
 }
 

@@ -62,9 +62,9 @@ SubscribeOptions read_options(wire::Reader& r, bool shared) {
 
 }  // namespace
 
-Packet decode_subscribe(wire::Reader& r) {
+void decode_subscribe(wire::Reader& r, Packet& out) {
   const Version v = r.version();
-  Subscribe s;
+  auto& s = out.emplace<Subscribe>();
   s.packet_id = read_packet_id(r, PacketType::subscribe);
   if (v == Version::v5) s.properties = read_properties(r, PropertyContext::subscribe);
   if (!r.failed() && r.at_end()) {
@@ -77,12 +77,11 @@ Packet decode_subscribe(wire::Reader& r) {
     sub.options = read_options(r, shared);
     s.subscriptions.push_back(std::move(sub));
   }
-  return s;
 }
 
-Packet decode_suback(wire::Reader& r) {
+void decode_suback(wire::Reader& r, Packet& out) {
   const Version v = r.version();
-  Suback s;
+  auto& s = out.emplace<Suback>();
   s.packet_id = read_packet_id(r, PacketType::suback);
   if (v == Version::v5) s.properties = read_properties(r, PropertyContext::suback);
   if (!r.failed() && r.at_end()) r.protocol_error("§3.9.3", "SUBACK has no Reason Code");
@@ -97,12 +96,11 @@ Packet decode_suback(wire::Reader& r) {
     }
     s.reason_codes.push_back(rc);
   }
-  return s;
 }
 
-Packet decode_unsubscribe(wire::Reader& r) {
+void decode_unsubscribe(wire::Reader& r, Packet& out) {
   const Version v = r.version();
-  Unsubscribe u;
+  auto& u = out.emplace<Unsubscribe>();
   u.packet_id = read_packet_id(r, PacketType::unsubscribe);
   if (v == Version::v5) u.properties = read_properties(r, PropertyContext::unsubscribe);
   if (!r.failed() && r.at_end()) {
@@ -110,16 +108,15 @@ Packet decode_unsubscribe(wire::Reader& r) {
   }
   while (!r.at_end() && !r.failed())
     u.filters.push_back(read_filter(r));
-  return u;
 }
 
-Packet decode_unsuback(wire::Reader& r) {
+void decode_unsuback(wire::Reader& r, Packet& out) {
   const Version v = r.version();
-  Unsuback u;
+  auto& u = out.emplace<Unsuback>();
   u.packet_id = read_packet_id(r, PacketType::unsuback);
   if (v == Version::v3_1_1) {
     expect_end(r, PacketType::unsuback);
-    return u;
+    return;
   }
   u.properties = read_properties(r, PropertyContext::unsuback);
   if (!r.failed() && r.at_end()) r.protocol_error("§3.11.3", "UNSUBACK has no Reason Code");
@@ -132,7 +129,6 @@ Packet decode_unsuback(wire::Reader& r) {
     }
     u.reason_codes.push_back(rc);
   }
-  return u;
 }
 
 }  // namespace assay::mqtt::detail

@@ -17,7 +17,7 @@ std::string where_name(PropertyContext where) {
 bool check_value(wire::Reader& r, const PropertyInfo& info, const PropertyValue& value,
                  PropertyContext where) {
   const auto* n = std::get_if<std::uint32_t>(&value);
-  const std::string name(info.name);
+  const auto name = [&info] { return std::string(info.name); };  // for messages only
   switch (info.id) {
     case PropertyId::payload_format_indicator:
     case PropertyId::request_problem_information:
@@ -27,11 +27,11 @@ bool check_value(wire::Reader& r, const PropertyInfo& info, const PropertyValue&
     case PropertyId::wildcard_subscription_available:
     case PropertyId::subscription_identifier_available:
     case PropertyId::shared_subscription_available:
-      if (*n > 1) return r.protocol_error("§2.2.2.2", name + " must be 0 or 1");
+      if (*n > 1) return r.protocol_error("§2.2.2.2", name() + " must be 0 or 1");
       return true;
     case PropertyId::receive_maximum:
     case PropertyId::maximum_packet_size:
-      if (*n == 0) return r.protocol_error("§2.2.2.2", name + " must not be 0");
+      if (*n == 0) return r.protocol_error("§2.2.2.2", name() + " must not be 0");
       return true;
     case PropertyId::subscription_identifier:
       if (*n == 0) return r.protocol_error("§3.8.2.1.2", "Subscription Identifier must not be 0");
@@ -84,7 +84,7 @@ Properties read_properties(wire::Reader& r, PropertyContext where) {
     }
     seen |= mask;
     PropertyValue value;
-    const std::string field(info->name);
+    const std::string_view field = info->name;
     switch (info->type) {
       case PropertyType::byte:
         value = std::uint32_t{in.u8(field)};
@@ -106,14 +106,15 @@ Properties read_properties(wire::Reader& r, PropertyContext where) {
         break;
       case PropertyType::utf8_string_pair: {
         StringPair pair;
-        pair.name = in.utf8(field + " name");
-        pair.value = in.utf8(field + " value");
+        // User Property is the only string pair.
+        pair.name = in.utf8("User Property name");
+        pair.value = in.utf8("User Property value");
         value = std::move(pair);
         break;
       }
     }
     if (in.failed() || !check_value(in, *info, value, where)) break;
-    props.add(info->id, std::move(value));
+    PropertyAccess::append(props, info->id, std::move(value));
   }
   r.merge(in);
   if (!r.failed() && props.contains(PropertyId::authentication_data) &&

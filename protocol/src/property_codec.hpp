@@ -7,6 +7,13 @@
 
 namespace assay::mqtt::detail {
 
+// The decoder has checked each value against the table already.
+struct PropertyAccess {
+  static void append(Properties& props, PropertyId id, PropertyValue&& value) {
+    props.items_.push_back(Property{id, std::move(value)});
+  }
+};
+
 // Reads a Property Length and the properties after it, checking each against
 // the table for `where` and the value rules of §3.
 Properties read_properties(wire::Reader& r, PropertyContext where);

@@ -1,5 +1,7 @@
 #include "assay/mqtt/topic.hpp"
 
+#include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "wire.hpp"
@@ -62,9 +64,37 @@ std::optional<Violation> check_wildcards(std::string_view filter, Version v) {
 
 }  // namespace
 
+namespace {
+
+// True if any byte of `w` is 0, '+' or '#' (exact, eight bytes at a time).
+constexpr bool has_special_byte(std::uint64_t w) {
+  constexpr std::uint64_t ones = 0x0101010101010101ULL;
+  constexpr std::uint64_t highs = 0x8080808080808080ULL;
+  const auto has_zero = [](std::uint64_t x) { return ((x - ones) & ~x & highs) != 0; };
+  return has_zero(w) || has_zero(w ^ (ones * '+')) || has_zero(w ^ (ones * '#'));
+}
+
+}  // namespace
+
 std::optional<Violation> validate_topic_name(std::string_view name, Version v) {
-  if (auto bad = check_common(name, ReasonCode::topic_name_invalid, "topic name")) return bad;
-  if (name.find_first_of("+#") != std::string_view::npos) {
+  // It runs for every PUBLISH received: skip clean 8-byte blocks, then look
+  // at the rest byte by byte.
+  std::size_t i = 0;
+  while (name.size() - i >= 8) {
+    std::uint64_t w;
+    std::memcpy(&w, name.data() + i, 8);
+    if (has_special_byte(w)) break;
+    i += 8;
+  }
+  bool wildcard = false;
+  for (const char c : name.substr(i)) {
+    if (c == '\0') return check_common(name, ReasonCode::topic_name_invalid, "topic name");
+    wildcard = wildcard || c == '+' || c == '#';
+  }
+  if (name.empty() || name.size() > 0xFFFF) {
+    return check_common(name, ReasonCode::topic_name_invalid, "topic name");
+  }
+  if (wildcard) {
     return invalid(ReasonCode::topic_name_invalid, wire::cite(v, "MQTT-4.7.1-1", "MQTT-4.7.0-1"),
                    "topic name contains a wildcard character");
   }

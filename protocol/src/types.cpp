@@ -24,13 +24,20 @@ std::string_view to_string(PacketType t) {
   return i < names.size() ? names[i] : "RESERVED";
 }
 
-SharedBytes::SharedBytes(Bytes bytes)
-    : buffer_(std::make_shared<const Bytes>(std::move(bytes))), size_(buffer_->size()) {}
+SharedBytes::SharedBytes(Bytes bytes) : SharedBytes(copy_of(bytes)) {}
 
-SharedBytes::SharedBytes(std::string_view text) : SharedBytes(Bytes(text.begin(), text.end())) {}
+SharedBytes::SharedBytes(std::string_view text)
+    : SharedBytes(
+          copy_of(ByteView(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()))) {}
 
 SharedBytes SharedBytes::copy_of(ByteView bytes) {
-  return SharedBytes(Bytes(bytes.begin(), bytes.end()));
+  SharedBytes out;
+  if (bytes.empty()) return out;
+  auto buffer = std::make_shared_for_overwrite<std::uint8_t[]>(bytes.size());
+  std::copy(bytes.begin(), bytes.end(), buffer.get());
+  out.buffer_ = std::move(buffer);
+  out.size_ = bytes.size();
+  return out;
 }
 
 bool operator==(const SharedBytes& a, const SharedBytes& b) {

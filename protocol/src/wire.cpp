@@ -28,24 +28,8 @@ bool Reader::fail(ReasonCode reason, std::string_view statement, std::string det
   return false;
 }
 
-bool Reader::need(std::size_t n, std::string_view what) {
-  if (failed()) return false;
-  if (remaining() < n) {
-    return malformed(cite(version_, "§2.2.3", "§2.1.4"), "packet ends inside " + std::string(what));
-  }
-  return true;
-}
-
-std::uint8_t Reader::u8(std::string_view what) {
-  if (!need(1, what)) return 0;
-  return *p_++;
-}
-
-std::uint16_t Reader::u16(std::string_view what) {
-  if (!need(2, what)) return 0;
-  const auto v = static_cast<std::uint16_t>((p_[0] << 8) | p_[1]);
-  p_ += 2;
-  return v;
+bool Reader::truncated(std::string_view what) {
+  return malformed(cite(version_, "§2.2.3", "§2.1.4"), "packet ends inside " + std::string(what));
 }
 
 std::uint32_t Reader::u32(std::string_view what) {
@@ -77,13 +61,6 @@ std::uint32_t Reader::vbi(std::string_view what) {
       return 0;
   }
   return 0;
-}
-
-ByteView Reader::take(std::size_t n, std::string_view what) {
-  if (!need(n, what)) return {};
-  ByteView out(p_, n);
-  p_ += n;
-  return out;
 }
 
 ByteView Reader::rest() {

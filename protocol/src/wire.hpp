@@ -46,11 +46,24 @@ class Reader {
 
   // Each read returns a zero value once the reader has failed; `what` names
   // the field in the violation's detail.
-  std::uint8_t u8(std::string_view what);
-  std::uint16_t u16(std::string_view what);
+  std::uint8_t u8(std::string_view what) {
+    if (!need(1, what)) return 0;
+    return *p_++;
+  }
+  std::uint16_t u16(std::string_view what) {
+    if (!need(2, what)) return 0;
+    const auto v = static_cast<std::uint16_t>((p_[0] << 8) | p_[1]);
+    p_ += 2;
+    return v;
+  }
   std::uint32_t u32(std::string_view what);
   std::uint32_t vbi(std::string_view what);
-  ByteView take(std::size_t n, std::string_view what);
+  ByteView take(std::size_t n, std::string_view what) {
+    if (!need(n, what)) return {};
+    ByteView out(p_, n);
+    p_ += n;
+    return out;
+  }
   ByteView rest();
   // A UTF-8 Encoded String, checked against §1.5.4 (5.0) / §1.5.3 (3.1.1).
   std::string utf8(std::string_view what);
@@ -64,7 +77,13 @@ class Reader {
   void merge(const Reader& sub);
 
  private:
-  bool need(std::size_t n, std::string_view what);
+  // The hot check inline; the failure path out of line.
+  bool need(std::size_t n, std::string_view what) {
+    if (failed()) return false;
+    if (remaining() < n) return truncated(what);
+    return true;
+  }
+  bool truncated(std::string_view what);
 
   const std::uint8_t* p_;
   const std::uint8_t* end_;

@@ -15,6 +15,10 @@
 
 namespace assay::mqtt {
 
+namespace detail {
+struct PropertyAccess;
+}
+
 enum class PropertyId : std::uint8_t {
   payload_format_indicator = 0x01,
   message_expiry_interval = 0x02,
@@ -140,6 +144,7 @@ class Properties {
   friend bool operator==(const Properties&, const Properties&) = default;
 
  private:
+  friend struct detail::PropertyAccess;  // the decoder appends checked values
   static void check(PropertyId id, const PropertyValue& value);
   std::vector<Property> items_;
 };

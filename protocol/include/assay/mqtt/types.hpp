@@ -54,7 +54,7 @@ class SharedBytes {
   static SharedBytes copy_of(ByteView bytes);
 
   ByteView view() const { return {data(), size_}; }
-  const std::uint8_t* data() const { return buffer_ ? buffer_->data() + offset_ : nullptr; }
+  const std::uint8_t* data() const { return buffer_.get(); }
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
   const std::uint8_t* begin() const { return data(); }
@@ -66,8 +66,8 @@ class SharedBytes {
   friend bool operator==(const SharedBytes& a, const SharedBytes& b);
 
  private:
-  std::shared_ptr<const Bytes> buffer_;
-  std::size_t offset_ = 0;
+  // One allocation holds the count and the bytes.
+  std::shared_ptr<const std::uint8_t[]> buffer_;
   std::size_t size_ = 0;
 };
 

@@ -1,0 +1,358 @@
+// The frame of the Connection: input dispatch, which packets each role may
+// receive in each state, transmission, timers, and the one place where a
+// violation becomes a reply and a close.
+#include <stdexcept>
+#include <string>
+
+#include "assay/mqtt/connection.hpp"
+#include "wire.hpp"
+
+namespace assay::mqtt {
+
+std::string_view to_string(CloseCause c) {
+  switch (c) {
+    case CloseCause::disconnect_sent:
+      return "disconnect_sent";
+    case CloseCause::disconnect_received:
+      return "disconnect_received";
+    case CloseCause::protocol_violation:
+      return "protocol_violation";
+    case CloseCause::keep_alive_timeout:
+      return "keep_alive_timeout";
+    case CloseCause::connect_timeout:
+      return "connect_timeout";
+    case CloseCause::connection_refused:
+      return "connection_refused";
+    case CloseCause::transport_closed:
+      return "transport_closed";
+  }
+  return "unknown";
+}
+
+Connection::Connection(ConnectionOptions options, Time now)
+    : options_(options),
+      state_(options.role == Role::server ? State::awaiting_connect
+             : options.role == Role::any  ? State::connected
+                                          : State::idle),
+      version_(options.version),
+      decoder_(options.version, DecodeLimits{options.maximum_packet_size}) {
+  if (options_.role == Role::server) set_timer(connect_timer, now + options_.connect_timeout);
+}
+
+void Connection::require(bool ok, const char* what) const {
+  if (!ok) {
+    throw std::logic_error(std::string("Connection: ") + what + " (state " +
+                           std::to_string(static_cast<int>(state_)) + ")");
+  }
+}
+
+// ---- input ----------------------------------------------------------------
+
+void Connection::receive(ByteView bytes, Time now) {
+  if (state_ == State::closing || state_ == State::closed || state_ == State::idle) return;
+  if (state_ == State::awaiting_connect && first_bytes_.size() < 16) {
+    const std::size_t n = std::min<std::size_t>(16 - first_bytes_.size(), bytes.size());
+    first_bytes_.insert(first_bytes_.end(), bytes.begin(), bytes.begin() + static_cast<long>(n));
+  }
+  decoder_.feed(bytes);
+  // A server waiting for its accept/reject decision leaves later packets in
+  // the decoder: they are processed once the CONNACK is out, or never
+  // [MQTT-3.1.4-6]. With enhanced authentication only AUTH may come.
+  while (state_ != State::closing && state_ != State::closed &&
+         !(state_ == State::awaiting_decision && !authentication_method_)) {
+    DecodeResult r = decoder_.next();
+    if (auto* d = std::get_if<Decoded>(&r)) {
+      if (options_.role == Role::server) restart_keep_alive(now);
+      on_packet(std::move(d->packet), now);
+    } else if (auto* v = std::get_if<Violation>(&r)) {
+      fail(std::move(*v), now);
+    } else {
+      break;
+    }
+  }
+}
+
+// Which packets each role may receive in each state. Returns false after
+// reporting the violation.
+bool Connection::allowed(PacketType type, Time now) {
+  using T = PacketType;
+  std::string_view statement;
+  if (options_.role == Role::server) {
+    switch (state_) {
+      case State::awaiting_connect:
+        if (type != T::connect) statement = "MQTT-3.1.0-1";
+        break;
+      case State::awaiting_decision:
+        // Only with enhanced authentication do we decode here [MQTT-3.1.2-30].
+        if (type == T::connect)
+          statement = "MQTT-3.1.0-2";
+        else if (type != T::auth && type != T::disconnect)
+          statement = "MQTT-3.1.2-30";
+        break;
+      default:
+        if (type == T::connect)
+          statement = "MQTT-3.1.0-2";
+        else if (type == T::connack || type == T::suback || type == T::unsuback ||
+                 type == T::pingresp) {
+          statement = "§2.1.2";  // a packet only a server sends
+        }
+    }
+  } else {
+    if (type == T::connect || type == T::subscribe || type == T::unsubscribe ||
+        type == T::pingreq) {
+      statement = "§2.1.2";  // a packet only a client sends
+    } else if (state_ == State::awaiting_connack) {
+      if (type == T::disconnect)
+        statement = "MQTT-3.14.0-1";
+      else if (type != T::connack && type != T::auth)
+        statement = "MQTT-3.2.0-1";
+    } else if (type == T::connack) {
+      statement = "MQTT-3.2.0-2";
+    }
+  }
+  if (statement.empty()) return true;
+  fail(Violation{ReasonCode::protocol_error, statement,
+                 std::string(to_string(type)) + " is not allowed here"},
+       now);
+  return false;
+}
+
+void Connection::on_packet(Packet packet, Time now) {
+  if (options_.trace_packets || options_.role == Role::any) {
+    emit(event::PacketReceived{packet});
+    if (options_.role == Role::any) return;
+  }
+  const PacketType type = type_of(packet);
+  if (!allowed(type, now)) return;
+  switch (type) {
+    case PacketType::connect:
+      return on_connect(std::get<Connect>(std::move(packet)), now);
+    case PacketType::connack:
+      return on_connack(std::get<Connack>(std::move(packet)), now);
+    case PacketType::publish:
+      return on_publish(std::get<Publish>(std::move(packet)), now);
+    case PacketType::puback:
+      return on_puback(std::get<Puback>(packet), now);
+    case PacketType::pubrec:
+      return on_pubrec(std::get<Pubrec>(packet), now);
+    case PacketType::pubrel:
+      return on_pubrel(std::get<Pubrel>(packet), now);
+    case PacketType::pubcomp:
+      return on_pubcomp(std::get<Pubcomp>(packet), now);
+    case PacketType::subscribe:
+      return on_subscribe(std::get<Subscribe>(std::move(packet)), now);
+    case PacketType::suback:
+      return on_suback(std::get<Suback>(std::move(packet)), now);
+    case PacketType::unsubscribe:
+      return on_unsubscribe(std::get<Unsubscribe>(std::move(packet)), now);
+    case PacketType::unsuback:
+      return on_unsuback(std::get<Unsuback>(std::move(packet)), now);
+    case PacketType::pingreq:
+      return send_packet(Pingresp{}, now);  // [MQTT-3.12.4-1]
+    case PacketType::pingresp:
+      ping_outstanding_ = false;
+      set_timer(ping_timer, std::nullopt);
+      return;
+    case PacketType::disconnect:
+      return on_disconnect(std::get<Disconnect>(std::move(packet)), now);
+    case PacketType::auth:
+      return on_auth(std::get<Auth>(std::move(packet)), now);
+  }
+}
+
+void Connection::handle_timeout(Time now) {
+  const auto due = [&](Timer t) { return timers_[t] && *timers_[t] <= now; };
+  if (due(connect_timer)) {
+    set_timer(connect_timer, std::nullopt);
+    request_close(CloseCause::connect_timeout);
+  }
+  if (due(ping_timer)) {
+    set_timer(ping_timer, std::nullopt);
+    request_close(CloseCause::keep_alive_timeout);
+  }
+  if (due(keep_alive_timer)) {
+    set_timer(keep_alive_timer, std::nullopt);
+    if (options_.role == Role::server) {
+      // Nothing for 1.5 x Keep Alive [MQTT-3.1.2-22]: as if the network failed.
+      if (version_ == Version::v5) {
+        send_packet(Disconnect{ReasonCode::keep_alive_timeout, {}, {}}, now);
+      }
+      request_close(CloseCause::keep_alive_timeout);
+    } else if (state_ == State::connected && !ping_outstanding_) {
+      send_packet(Pingreq{}, now);  // [MQTT-3.1.2-20]
+      ping_outstanding_ = true;
+      const Duration wait = options_.ping_timeout.count() > 0
+                                ? options_.ping_timeout
+                                : Duration(std::chrono::seconds(keep_alive_));
+      set_timer(ping_timer, now + wait);
+    }
+  }
+}
+
+void Connection::transport_closed(Time) {
+  if (state_ == State::closed) return;
+  if (state_ != State::closing) close_cause_ = CloseCause::transport_closed;
+  state_ = State::closed;
+  timers_ = {};
+  // Flows of this connection end with it; the session keeps what must be
+  // resent. SUBSCRIBE/UNSUBSCRIBE ids are freed: they are never resent.
+  for (const auto& [id, n] : pending_subscribes_)
+    session_.release_packet_id(id);
+  for (const auto& [id, n] : pending_unsubscribes_)
+    session_.release_packet_id(id);
+  pending_subscribes_.clear();
+  pending_unsubscribes_.clear();
+  for (auto& f : session_.inflight_)
+    f.sent = false;
+  const bool will = options_.role == Role::server && connect_ && connect_->will &&
+                    !normal_disconnect_received_ && connack_sent_ &&
+                    connack_->reason_code == ReasonCode::success;
+  emit(event::Closed{close_cause_, will});
+}
+
+// ---- output ---------------------------------------------------------------
+
+std::optional<Event> Connection::poll_event() {
+  if (events_.empty()) return std::nullopt;
+  Event e = std::move(events_.front());
+  events_.pop_front();
+  return e;
+}
+
+bool Connection::poll_transmit(Bytes& out) {
+  if (tx_.empty()) return false;
+  if (out.empty()) {
+    out.swap(tx_);
+  } else {
+    out.insert(out.end(), tx_.begin(), tx_.end());
+    tx_.clear();
+  }
+  return true;
+}
+
+std::optional<Time> Connection::next_deadline() const {
+  std::optional<Time> next;
+  for (const auto& t : timers_) {
+    if (t && (!next || *t < *next)) next = t;
+  }
+  return next;
+}
+
+void Connection::send_packet(Packet packet, Time now) {
+  if (state_ == State::closing || state_ == State::closed) return;
+  // [MQTT-3.1.2-29]: without Request Problem Information the server sends
+  // no Reason String or User Property but on PUBLISH, CONNACK, DISCONNECT.
+  const PacketType type = type_of(packet);
+  const bool strip = options_.role == Role::server && !peer_wants_problem_information_ &&
+                     type != PacketType::publish && type != PacketType::connack &&
+                     type != PacketType::disconnect;
+  auto strip_problem_information = [](Packet& p) {
+    std::visit(
+        [](auto& x) {
+          if constexpr (requires { x.properties; }) {
+            x.properties.erase(PropertyId::reason_string);
+            x.properties.erase(PropertyId::user_property);
+          }
+        },
+        p);
+  };
+  if (strip) strip_problem_information(packet);
+  // The peer's Maximum Packet Size: drop the optional properties that do
+  // not fit (e.g. [MQTT-3.4.2-2], [MQTT-3.14.2-3]).
+  if (type != PacketType::connect && encoded_size(packet, version_) > peer_maximum_packet_size_) {
+    strip_problem_information(packet);
+  }
+  encode(packet, version_, tx_);
+  if (options_.role == Role::client) restart_keep_alive(now);
+  if (options_.trace_packets) emit(event::PacketSent{std::move(packet)});
+}
+
+void Connection::restart_keep_alive(Time now) {
+  if (keep_alive_ == 0 || state_ != State::connected) return;
+  const Duration interval = std::chrono::seconds(keep_alive_);
+  // Server: 1.5 x Keep Alive after the last packet received [MQTT-3.1.2-22].
+  // Client: one Keep Alive after the last packet sent [MQTT-3.1.2-20].
+  set_timer(keep_alive_timer,
+            options_.role == Role::server ? now + interval + interval / 2 : now + interval);
+}
+
+void Connection::request_close(CloseCause cause) {
+  if (state_ == State::closing || state_ == State::closed) return;
+  state_ = State::closing;
+  close_cause_ = cause;
+  timers_ = {};
+  emit(event::CloseRequested{cause});
+}
+
+// The one place where a peer's violation becomes the reply the spec asks for.
+void Connection::fail(Violation violation, Time now) {
+  if (state_ == State::closing || state_ == State::closed) return;
+  const ReasonCode rc = violation.reason;
+  emit(event::ViolationDetected{std::move(violation), Side::remote});
+  // A CONNACK answers only what was (or claimed to be) a CONNECT.
+  const bool got_connect =
+      state_ == State::awaiting_decision || (!first_bytes_.empty() && (first_bytes_[0] >> 4) == 1);
+  if (options_.role == Role::server && !connack_sent_ && !got_connect) {
+    // Not even a CONNECT: close without a word [MQTT-3.1.0-1].
+  } else if (options_.role == Role::server && !connack_sent_) {
+    // Before CONNACK: a refusing CONNACK where the version allows it
+    // (4.13.1); never a DISCONNECT [MQTT-3.14.0-1].
+    if (state_ == State::awaiting_connect && first_bytes_.size() >= 2) {
+      // Not decoded: read the Protocol Level the CONNECT announced.
+      const std::size_t header = (first_bytes_[1] & 0x80) ? 3 : 2;
+      if (first_bytes_.size() > header + 6) {
+        const std::uint8_t level = first_bytes_[header + 6];
+        version_ = level == 5 ? Version::v5 : Version::v3_1_1;
+      }
+    }
+    Connack refusal;
+    if (version_ == Version::v5) {
+      refusal.reason_code = allowed_in(rc, PacketType::connack) ? rc : ReasonCode::protocol_error;
+      send_packet(refusal, now);
+    } else if (connack_code_v311(rc) && rc != ReasonCode::success) {
+      refusal.reason_code = rc;  // 0x01 unacceptable protocol version, 0x02 identifier rejected
+      send_packet(refusal, now);
+    }
+  } else if (version_ == Version::v5 && state_ != State::awaiting_connect) {
+    Disconnect d;
+    d.reason_code = allowed_in(rc, PacketType::disconnect) ? rc : ReasonCode::protocol_error;
+    send_packet(d, now);
+  }
+  request_close(CloseCause::protocol_violation);
+}
+
+// ---- commands shared by the roles ----------------------------------------
+
+void Connection::disconnect(Disconnect packet, Time now) {
+  require(state_ != State::idle && state_ != State::awaiting_connect,
+          "disconnect() before the connection started");
+  if (state_ == State::closing || state_ == State::closed) return;
+  if (options_.role == Role::server) {
+    require(!packet.properties.contains(PropertyId::session_expiry_interval),
+            "a server must not send Session Expiry Interval in DISCONNECT [MQTT-3.14.2-2]");
+    // 3.1.1 servers have no DISCONNECT; 5.0 servers only after CONNACK [MQTT-3.14.0-1].
+    if (version_ == Version::v5 && connack_sent_) send_packet(std::move(packet), now);
+  } else if (version_ == Version::v5 || packet.reason_code == ReasonCode::success) {
+    send_packet(std::move(packet), now);
+  }
+  request_close(CloseCause::disconnect_sent);
+}
+
+void Connection::close(CloseCause cause, Time) {
+  request_close(cause);
+}
+
+void Connection::send(const Packet& packet, Time now) {
+  require(options_.role == Role::any, "send() is for the any role");
+  encode(packet,
+         std::holds_alternative<Connect>(packet) ? std::get<Connect>(packet).version : version_,
+         tx_);
+  (void)now;
+}
+
+void Connection::send_raw(ByteView bytes, Time) {
+  require(options_.role == Role::any, "send_raw() is for the any role");
+  tx_.insert(tx_.end(), bytes.begin(), bytes.end());
+}
+
+}  // namespace assay::mqtt

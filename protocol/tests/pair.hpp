@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <stdexcept>
 #include <vector>
 
 #include "assay/mqtt/connection.hpp"
@@ -69,9 +70,11 @@ class Pair {
   // Returns whether `done` held.
   bool run_until(const std::function<bool()>& done, Duration limit = 60s) {
     const Time end = now + limit;
-    for (;;) {
+    for (long steps = 0;; ++steps) {
+      if (steps > 1'000'000) throw std::runtime_error("Pair::run_until: too many steps");
       settle();
       if (done()) return true;
+      settle();  // `done` may have issued commands
       const auto next = next_time();
       if (!next || *next > end) {
         now = end;
@@ -101,7 +104,9 @@ class Pair {
  private:
   // Events and transmissions until nothing moves at this instant.
   void settle() {
+    int rounds = 0;
     for (bool moved = true; moved;) {
+      if (++rounds > 10'000) throw std::runtime_error("Pair::settle: no quiescence");
       moved = false;
       while (auto e = client->poll_event()) {
         moved = true;
@@ -175,7 +180,11 @@ class Pair {
   void deliver_due() {
     deliver(up_, *server);
     deliver(down_, *client);
-    if (closing_ && now >= close_at_ && up_.in_flight.empty() && down_.in_flight.empty()) {
+    // Bytes sent before the close arrive first (they are due by close_at_);
+    // anything sent later is lost with the connection.
+    if (closing_ && now >= close_at_) {
+      up_.in_flight.clear();
+      down_.in_flight.clear();
       client->transport_closed(now);
       server->transport_closed(now);
       closing_ = false;

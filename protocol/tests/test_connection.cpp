@@ -724,6 +724,161 @@ TEST(Connection, MQTT_4_12_0_7_AuthWithoutMethodIsAProtocolError) {
             "MQTT-4.12.0-7");
 }
 
+TEST(Connection, MQTT_3_14_2_2_ServerSessionExpiryInDisconnect) {
+  // Sending it is local misuse on a server...
+  Connected c(Version::v5);
+  Disconnect d{
+      ReasonCode::server_shutting_down, Properties{{PropertyId::session_expiry_interval, 5u}}, {}};
+  EXPECT_THROW(c.pair.server->disconnect(d, c.pair.now), std::logic_error);
+  // ...and receiving it is a protocol error on a client.
+  Pair pair(client_opts(), any_opts());
+  pair.client->connect(make_connect(Version::v5), Session{}, pair.now);
+  pair.server->send(Connack{}, pair.now);
+  pair.server->send(d, pair.now);
+  ASSERT_TRUE(pair.run_until([&] { return pair.both_closed(); }));
+  EXPECT_EQ(events_of<event::ViolationDetected>(pair.client_events).at(0).violation.statement,
+            "MQTT-3.14.2-2");
+}
+
+TEST(Connection, NonZeroSessionExpiryInDisconnectAfterZeroInConnect) {
+  Pair pair(any_opts(), server_opts());
+  SessionStore store;
+  pair.on_server = [&](Pair& p, const Event& e) { store.handle(p, e); };
+  pair.client->send(make_connect(Version::v5), pair.now);  // expiry 0
+  pair.client->send(
+      Disconnect{ReasonCode::success, Properties{{PropertyId::session_expiry_interval, 10u}}, {}},
+      pair.now);
+  ASSERT_TRUE(pair.run_until([&] { return pair.both_closed(); }));
+  EXPECT_EQ(events_of<event::ViolationDetected>(pair.server_events).at(0).violation.statement,
+            "§3.14.2.2.2");
+}
+
+TEST(Connection, ClientMayRaiseSessionExpiryOnDisconnect) {
+  Connected c(Version::v5, {}, server_opts(), make_connect(Version::v5, "c1", false));
+  c.pair.client->disconnect(
+      Disconnect{ReasonCode::success, Properties{{PropertyId::session_expiry_interval, 30u}}, {}},
+      c.pair.now);
+  ASSERT_TRUE(c.pair.run_until([&] { return c.pair.both_closed(); }));
+  EXPECT_EQ(c.store.sessions.at("c1").expiry_interval(), 30u);
+  EXPECT_EQ(closed_cause(c.pair.server_events), CloseCause::disconnect_received);
+  EXPECT_EQ(closed_cause(c.pair.client_events), CloseCause::disconnect_sent);
+}
+
+TEST(Connection, ServerDisconnectReachesTheClient) {
+  Connected c(Version::v5);
+  c.pair.server->disconnect(Disconnect{ReasonCode::server_shutting_down, {}, {}}, c.pair.now);
+  ASSERT_TRUE(c.pair.run_until([&] { return c.pair.both_closed(); }));
+  const auto got = events_of<event::DisconnectReceived>(c.pair.client_events);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].disconnect.reason_code, ReasonCode::server_shutting_down);
+}
+
+TEST(Connection, V311ServerClosesWithoutDisconnect) {
+  Connected c(Version::v3_1_1);
+  c.pair.server->disconnect(Disconnect{}, c.pair.now);
+  ASSERT_TRUE(c.pair.run_until([&] { return c.pair.both_closed(); }));
+  EXPECT_TRUE(sent_by<Disconnect>(c.pair.server_events).empty());
+  EXPECT_EQ(closed_cause(c.pair.client_events), CloseCause::transport_closed);
+}
+
+TEST(Connection, MQTT_4_12_1_1_ReAuthentication) {
+  Connect connect = make_connect(Version::v5);
+  Properties method{{PropertyId::authentication_method, std::string("TOKEN")}};
+  connect.properties.add(PropertyId::authentication_method, std::string("TOKEN"));
+  Pair pair(client_opts(), server_opts());
+  pair.on_server = [&](Pair& p, const Event& e) {
+    if (std::holds_alternative<event::ConnectReceived>(e)) {
+      Connack ack;
+      ack.properties = method;
+      p.server->accept(ack, Session("c1"), p.now);
+    } else if (const auto* a = std::get_if<event::AuthReceived>(&e)) {
+      EXPECT_EQ(a->auth.reason_code, ReasonCode::re_authenticate);
+      p.server->auth(Auth{ReasonCode::success, method, {}}, p.now);
+    }
+  };
+  pair.client->connect(connect, Session{}, pair.now);
+  ASSERT_TRUE(pair.run_until([&] { return pair.client->state() == Connection::State::connected; }));
+  pair.client->auth(Auth{ReasonCode::re_authenticate, method, {}}, pair.now);
+  pair.run_for(100ms);
+  const auto got = events_of<event::AuthReceived>(pair.client_events);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].auth.reason_code, ReasonCode::success);
+  EXPECT_EQ(pair.client->state(), Connection::State::connected);
+  // An AUTH with another method is a protocol error [MQTT-4.12.0-5].
+  EXPECT_THROW(
+      pair.client->auth(Auth{ReasonCode::re_authenticate,
+                             Properties{{PropertyId::authentication_method, std::string("OTHER")}},
+                             {}},
+                        pair.now),
+      std::logic_error);
+}
+
+TEST(Connection, UnsubackForNoUnsubscribeIsAProtocolError) {
+  Pair pair(client_opts(Version::v3_1_1), any_opts(Version::v3_1_1));
+  pair.client->connect(make_connect(Version::v3_1_1), Session{}, pair.now);
+  pair.server->send(Connack{}, pair.now);
+  pair.server->send(Unsuback{77, {}, {}}, pair.now);
+  ASSERT_TRUE(pair.run_until([&] { return pair.both_closed(); }));
+  EXPECT_EQ(events_of<event::ViolationDetected>(pair.client_events).at(0).violation.statement,
+            "MQTT-3.10.4-5");
+}
+
+TEST(Connection, MQTT_3_2_0_1_NothingButConnackFirst) {
+  Pair pair(client_opts(), any_opts());
+  pair.client->connect(make_connect(Version::v5), Session{}, pair.now);
+  pair.server->send(Pingresp{}, pair.now);
+  ASSERT_TRUE(pair.run_until([&] { return pair.both_closed(); }));
+  EXPECT_EQ(events_of<event::ViolationDetected>(pair.client_events).at(0).violation.statement,
+            "MQTT-3.2.0-1");
+}
+
+TEST(Connection, MQTT_3_2_0_2_SecondConnack) {
+  Pair pair(client_opts(), any_opts());
+  pair.client->connect(make_connect(Version::v5), Session{}, pair.now);
+  pair.server->send(Connack{}, pair.now);
+  pair.server->send(Connack{}, pair.now);
+  ASSERT_TRUE(pair.run_until([&] { return pair.both_closed(); }));
+  EXPECT_EQ(events_of<event::ViolationDetected>(pair.client_events).at(0).violation.statement,
+            "MQTT-3.2.0-2");
+  // The client answers with DISCONNECT 0x82.
+  const auto got = events_of<event::PacketReceived>(pair.server_events);
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(std::get<Disconnect>(got.back().packet).reason_code, ReasonCode::protocol_error);
+}
+
+TEST(Connection, PubrelForAnUnknownIdGetsPubcompNotFound) {
+  Pair pair(any_opts(), server_opts());
+  SessionStore store;
+  pair.on_server = [&](Pair& p, const Event& e) { store.handle(p, e); };
+  pair.client->send(make_connect(Version::v5), pair.now);
+  pair.client->send(Pubrel{42, {}, {}, {}}, pair.now);
+  pair.run_for(100ms);
+  const auto got = events_of<event::PacketReceived>(pair.client_events);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(std::get<Pubcomp>(got[1].packet).reason_code, ReasonCode::packet_identifier_not_found);
+}
+
+TEST(Connection, OfflineQueueIsBoundedAndFlushedOnConnect) {
+  Pair pair(client_opts(), server_opts());
+  SessionStore store;
+  pair.on_server = [&](Pair& p, const Event& e) { store.handle(p, e); };
+  // Not connected yet: messages queue in the session, up to its limits.
+  Session small("c1", SessionLimits{2, 1000});
+  pair.client->connect(make_connect(Version::v5), std::move(small), pair.now);
+  pair.client->publish(message("t", QoS::at_least_once, "1"), pair.now);
+  pair.client->publish(message("t", QoS::at_least_once, "2"), pair.now);
+  pair.client->publish(message("t", QoS::at_least_once, "3"), pair.now);
+  EXPECT_EQ(pair.client->session().queue().size(), 2u);
+  pair.run_for(100ms);
+  const auto done = events_of<event::PublishCompleted>(pair.client_events);
+  ASSERT_EQ(done.size(), 3u);
+  EXPECT_EQ(done[0].outcome, Outcome::discarded);  // the third, refused at once
+  EXPECT_EQ(done[0].reason_code, ReasonCode::quota_exceeded);
+  EXPECT_EQ(done[1].outcome, Outcome::acknowledged);
+  EXPECT_EQ(done[2].outcome, Outcome::acknowledged);
+  EXPECT_EQ(events_of<event::MessageReceived>(pair.server_events).size(), 2u);
+}
+
 TEST(Connection, LocalMisuseThrows) {
   Connection server(server_opts(), Time{0});
   EXPECT_THROW(server.accept(Connack{}, Session{}, Time{0}), std::logic_error);

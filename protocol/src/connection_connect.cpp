@@ -119,6 +119,7 @@ void Connection::on_connect(Connect packet, Time now) {
 }
 
 void Connection::accept(Connack connack, Session session, Time now) {
+  if (ended()) return;  // the connection failed while the event waited
   require(options_.role == Role::server && state_ == State::awaiting_decision,
           "accept() answers a ConnectReceived or AuthReceived event");
   require(connack.reason_code == ReasonCode::success, "accept() needs Reason Code Success");
@@ -171,6 +172,7 @@ void Connection::accept(Connack connack, Session session, Time now) {
 }
 
 void Connection::reject(Connack connack, Time now) {
+  if (ended()) return;
   require(options_.role == Role::server && state_ == State::awaiting_decision,
           "reject() answers a ConnectReceived or AuthReceived event");
   require(is_error(connack.reason_code), "reject() needs a Reason Code of 0x80 or more");
@@ -187,6 +189,7 @@ void Connection::reject(Connack connack, Time now) {
 // ---- enhanced authentication (5.0 §4.12) ---------------------------------
 
 void Connection::auth(Auth packet, Time now) {
+  if (ended()) return;
   require(version_ == Version::v5, "AUTH exists only in MQTT 5.0");
   require(authentication_method_.has_value(),
           "AUTH needs an Authentication Method in CONNECT [MQTT-4.12.0-6/7]");

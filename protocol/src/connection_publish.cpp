@@ -287,6 +287,7 @@ void Connection::acknowledge(std::uint16_t packet_id, Time now, ReasonCode reaso
     require(state_ != State::connected, "acknowledge(): no such message awaits an ack");
     return;
   }
+  if (ended()) return;
   it->ready = true;
   it->reason_code = reason_code;
   it->properties = std::move(properties);

@@ -11,6 +11,7 @@ namespace assay::mqtt {
 using wire::cite;
 
 std::uint16_t Connection::subscribe(Subscribe packet, Time now) {
+  if (ended()) return 0;
   require(options_.role == Role::client && state_ == State::connected,
           "subscribe() needs a connected client");
   const auto id = session_.allocate_packet_id();
@@ -22,6 +23,7 @@ std::uint16_t Connection::subscribe(Subscribe packet, Time now) {
 }
 
 std::uint16_t Connection::unsubscribe(Unsubscribe packet, Time now) {
+  if (ended()) return 0;
   require(options_.role == Role::client && state_ == State::connected,
           "unsubscribe() needs a connected client");
   const auto id = session_.allocate_packet_id();

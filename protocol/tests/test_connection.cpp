@@ -879,6 +879,30 @@ TEST(Connection, OfflineQueueIsBoundedAndFlushedOnConnect) {
   EXPECT_EQ(events_of<event::MessageReceived>(pair.server_events).size(), 2u);
 }
 
+TEST(Connection, AnswersToEventsAfterTheConnectionFailedAreIgnored) {
+  // Found by fuzz_connection: a CONNECT with an Authentication Method and a
+  // malformed packet in the same read. The connection fails before the
+  // application handles ConnectReceived; its answer must not throw.
+  Connection server(server_opts(), Time{0});
+  Connect c = make_connect(Version::v5);
+  c.properties.add(PropertyId::authentication_method, std::string("M"));
+  Bytes bytes = encode(c, Version::v5);
+  const Bytes junk = hex("00 00");
+  bytes.insert(bytes.end(), junk.begin(), junk.end());
+  server.receive(bytes, Time{0});
+  EXPECT_TRUE(server.ended());
+  EXPECT_NO_THROW(server.reject(Connack{false, ReasonCode::not_authorized, {}}, Time{0}));
+  EXPECT_NO_THROW(server.accept(Connack{}, Session{}, Time{0}));
+  Bytes out;
+  server.poll_transmit(out);
+  // Only the refusal of the malformed packet went out.
+  const auto r = decode(out, Version::v5);
+  ASSERT_TRUE(std::holds_alternative<Decoded>(r));
+  EXPECT_EQ(std::get<Connack>(std::get<Decoded>(r).packet).reason_code,
+            ReasonCode::malformed_packet);
+  EXPECT_EQ(std::get<Decoded>(r).size, out.size());
+}
+
 TEST(Connection, LocalMisuseThrows) {
   Connection server(server_opts(), Time{0});
   EXPECT_THROW(server.accept(Connack{}, Session{}, Time{0}), std::logic_error);

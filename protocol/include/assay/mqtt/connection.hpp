@@ -204,7 +204,8 @@ class Connection {
   void acknowledge(std::uint16_t packet_id, Time now, ReasonCode reason_code = ReasonCode::success,
                    Properties properties = {});
 
-  // Client: sends SUBSCRIBE/UNSUBSCRIBE with a fresh packet id (returned).
+  // Client: sends SUBSCRIBE/UNSUBSCRIBE with a fresh packet id (returned;
+  // 0 if the connection has ended).
   std::uint16_t subscribe(Subscribe packet, Time now);
   std::uint16_t unsubscribe(Unsubscribe packet, Time now);
   // Server: the answers, one reason code per filter [MQTT-3.8.4-6].
@@ -228,6 +229,10 @@ class Connection {
 
   // ---- state --------------------------------------------------------------
   State state() const { return state_; }
+  // Closing or closed. Commands that answer events (accept, reject, auth,
+  // suback, unsuback, acknowledge) and subscribe/unsubscribe are ignored
+  // then: the connection may have failed while the event waited.
+  bool ended() const { return state_ == State::closing || state_ == State::closed; }
   Role role() const { return options_.role; }
   Version version() const { return version_; }
   const Session& session() const { return session_; }

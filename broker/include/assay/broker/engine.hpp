@@ -1,0 +1,140 @@
+// The broker engine: pure (no sockets, clocks or threads), so the simulator
+// and the in-process conformance transport drive exactly the code that
+// ships. It owns one server-role Connection per network connection, the
+// session store, the subscription index, retained messages and pending wills.
+//
+// Driver contract (like Connection's, one level up):
+//   open() for each accepted network connection, then receive(),
+//   transport_closed() and handle_timeout() with `now`; after every input,
+//   poll_output() until nullopt and write each Output's bytes to its
+//   connection, closing it afterwards when close_after is set (then call
+//   transport_closed()); arm a timer for next_deadline().
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "assay/mqtt/connection.hpp"
+#include "assay/mqtt/subscription_index.hpp"
+
+namespace assay::broker {
+
+using ConnectionId = std::uint64_t;
+
+struct EngineConfig {
+  std::size_t max_connections = 100'000;
+  // The largest packet accepted from a client (announced in CONNACK).
+  std::uint32_t maximum_packet_size = 1024 * 1024;
+  // How many unacknowledged QoS 1/2 messages a client may send us.
+  std::uint16_t receive_maximum = 100;
+  std::uint16_t topic_alias_maximum = 10;
+  mqtt::QoS maximum_qos = mqtt::QoS::exactly_once;
+  bool retain_available = true;
+  // Replaces the client's Keep Alive when set (5.0 Server Keep Alive).
+  std::optional<std::uint16_t> server_keep_alive;
+  // Session Expiry Intervals above this are lowered to it (seconds).
+  std::uint32_t maximum_session_expiry = 0xFFFFFFFF;
+  // The connection validator rule: client ids shorter than this are refused
+  // with Client Identifier not valid (0x85; 3.1.1: 0x02).
+  std::size_t minimum_client_id_length = 0;
+  // Assign a client id to a client that sends an empty one [MQTT-3.1.3-6].
+  bool assign_client_ids = true;
+  std::size_t max_subscriptions_per_client = 1000;
+  // Offline queue bounds per session; QoS 0 messages are queued for
+  // offline clients only when queue_qos0_offline is set.
+  mqtt::SessionLimits session_limits;
+  bool queue_qos0_offline = false;
+  std::size_t max_retained_messages = 100'000;
+  mqtt::Duration connect_timeout = std::chrono::seconds(10);
+};
+
+struct EngineStats {
+  std::size_t connections = 0;
+  std::size_t sessions = 0;
+  std::size_t subscriptions = 0;
+  std::size_t retained = 0;
+  std::uint64_t messages_received = 0;
+  std::uint64_t messages_sent = 0;
+  std::uint64_t messages_dropped = 0;  // QoS 0 to offline clients, full queues
+};
+
+class Engine {
+ public:
+  Engine(EngineConfig config, mqtt::Time now);
+  ~Engine();
+
+  // A new network connection; nullopt when max_connections is reached (the
+  // driver closes it at once).
+  std::optional<ConnectionId> open(mqtt::Time now);
+  void receive(ConnectionId id, mqtt::ByteView bytes, mqtt::Time now);
+  void transport_closed(ConnectionId id, mqtt::Time now);
+  void handle_timeout(mqtt::Time now);
+  // Server shutting down: DISCONNECT 0x8B to every 5.0 client, then close.
+  void shutdown(mqtt::Time now);
+
+  struct Output {
+    ConnectionId id = 0;
+    mqtt::Bytes bytes;
+    bool close_after = false;
+  };
+  std::optional<Output> poll_output();
+  std::optional<mqtt::Time> next_deadline() const;
+
+  EngineStats stats() const;
+  const EngineConfig& config() const { return config_; }
+
+ private:
+  struct Subscription {
+    mqtt::SubscribeOptions options;
+    std::optional<std::uint32_t> identifier;
+  };
+  // A shared subscription's entry: the index key is "group\0client id".
+  struct SharedEntry {
+    std::string group;
+    std::string client_id;
+    Subscription subscription;
+  };
+  struct StoredSession;
+  struct Link;
+
+  void process(mqtt::Time now);
+  void on_event(Link& link, mqtt::Event& e, mqtt::Time now);
+  void on_connect(Link& link, const mqtt::Connect& c, mqtt::Time now);
+  void on_subscribe(Link& link, const mqtt::Subscribe& s, mqtt::Time now);
+  void on_unsubscribe(Link& link, const mqtt::Unsubscribe& u, mqtt::Time now);
+  void on_closed(Link& link, const mqtt::event::Closed& c, mqtt::Time now);
+  // Routes an application message; returns how many sessions it was given to.
+  std::size_t route(const mqtt::Publish& message, const std::string& publisher, mqtt::Time now);
+  void deliver(StoredSession& session, mqtt::Publish message, mqtt::Time now);
+  void send_retained(StoredSession& session, const std::string& filter, const Subscription& sub,
+                     mqtt::Time now);
+  void remove_subscription(StoredSession& session, const std::string& filter);
+  void end_session(const std::string& client_id, mqtt::Time now);
+  void fire_will(StoredSession& session, mqtt::Time now);
+  void touch(ConnectionId id);
+  void arm(StoredSession& session);
+
+  EngineConfig config_;
+  ConnectionId next_id_ = 1;
+  std::uint64_t next_assigned_ = 1;
+  std::unordered_map<ConnectionId, std::unique_ptr<Link>> links_;
+  std::map<std::string, std::unique_ptr<StoredSession>> sessions_;
+  mqtt::SubscriptionIndex<std::string, Subscription> subscriptions_;
+  mqtt::SubscriptionIndex<std::string, SharedEntry> shared_;
+  std::map<std::string, std::uint64_t> shared_turn_;  // group -> round-robin counter
+  std::map<std::string, mqtt::Publish> retained_;
+  std::set<ConnectionId> work_;   // connections that may have events or output
+  std::set<ConnectionId> dirty_;  // connections with output to poll
+  std::set<std::pair<mqtt::Time, ConnectionId>> deadlines_;
+  std::unordered_map<ConnectionId, mqtt::Time> deadline_of_;
+  std::set<std::pair<mqtt::Time, std::string>> session_timers_;  // wills and expiries
+  EngineStats counters_;
+};
+
+}  // namespace assay::broker

@@ -1,0 +1,531 @@
+#include "assay/broker/engine.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "assay/mqtt/topic.hpp"
+
+namespace assay::broker {
+
+using namespace assay::mqtt;
+
+struct Engine::StoredSession {
+  std::string client_id;
+  Session session;                   // while offline; inside the Connection while online
+  std::optional<ConnectionId> link;  // the connection serving it
+  std::map<std::string, Subscription> subscriptions;  // by filter as subscribed
+  std::optional<Will> will;                           // of the current or last connection
+  std::optional<Time> will_at;                        // a Will waiting for its delay
+  std::optional<Time> expires_at;                     // offline and expiring
+  std::uint32_t expiry_interval = 0;
+  Version version = Version::v5;
+};
+
+struct Engine::Link {
+  Link(ConnectionId i, ConnectionOptions o, Time now) : id(i), conn(o, now) {}
+  ConnectionId id;
+  Connection conn;
+  std::string client_id;  // set once accepted
+  bool close_requested = false;
+};
+
+Engine::Engine(EngineConfig config, Time) : config_(std::move(config)) {}
+Engine::~Engine() = default;
+
+std::optional<ConnectionId> Engine::open(Time now) {
+  if (links_.size() >= config_.max_connections) return std::nullopt;
+  ConnectionOptions o;
+  o.role = Role::server;
+  o.maximum_packet_size = config_.maximum_packet_size;
+  o.connect_timeout = config_.connect_timeout;
+  o.manual_ack = true;  // PUBACK/PUBREC once the message is routed
+  const ConnectionId id = next_id_++;
+  links_.emplace(id, std::make_unique<Link>(id, o, now));
+  ++counters_.connections;
+  touch(id);
+  return id;
+}
+
+void Engine::receive(ConnectionId id, ByteView bytes, Time now) {
+  const auto it = links_.find(id);
+  if (it == links_.end()) return;
+  it->second->conn.receive(bytes, now);
+  work_.insert(id);
+  process(now);
+}
+
+void Engine::transport_closed(ConnectionId id, Time now) {
+  const auto it = links_.find(id);
+  if (it == links_.end()) return;
+  it->second->conn.transport_closed(now);
+  work_.insert(id);
+  process(now);
+}
+
+void Engine::handle_timeout(Time now) {
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+    const ConnectionId id = deadlines_.begin()->second;
+    deadlines_.erase(deadlines_.begin());
+    deadline_of_.erase(id);
+    if (const auto it = links_.find(id); it != links_.end()) {
+      it->second->conn.handle_timeout(now);
+      work_.insert(id);
+    }
+  }
+  while (!session_timers_.empty() && session_timers_.begin()->first <= now) {
+    const std::string client_id = session_timers_.begin()->second;
+    session_timers_.erase(session_timers_.begin());
+    const auto it = sessions_.find(client_id);
+    if (it == sessions_.end()) continue;
+    StoredSession& s = *it->second;
+    if (s.will_at && *s.will_at <= now) fire_will(s, now);  // [MQTT-3.1.2-8]
+    if (s.expires_at && *s.expires_at <= now && !s.link) {
+      end_session(client_id, now);  // [MQTT-4.1.0-2]
+    } else {
+      arm(s);
+    }
+  }
+  process(now);
+}
+
+void Engine::shutdown(Time now) {
+  for (auto& [id, link] : links_) {
+    if (link->conn.state() == Connection::State::connected) {
+      link->conn.disconnect(Disconnect{ReasonCode::server_shutting_down, {}, {}}, now);
+    } else {
+      link->conn.close(CloseCause::disconnect_sent, now);
+    }
+    work_.insert(id);
+  }
+  process(now);
+}
+
+std::optional<Engine::Output> Engine::poll_output() {
+  while (!dirty_.empty()) {
+    const ConnectionId id = *dirty_.begin();
+    dirty_.erase(dirty_.begin());
+    const auto it = links_.find(id);
+    if (it == links_.end()) continue;
+    Output out;
+    out.id = id;
+    it->second->conn.poll_transmit(out.bytes);
+    out.close_after = it->second->close_requested;
+    if (out.bytes.empty() && !out.close_after) continue;
+    return out;
+  }
+  return std::nullopt;
+}
+
+std::optional<Time> Engine::next_deadline() const {
+  std::optional<Time> t;
+  if (!deadlines_.empty()) t = deadlines_.begin()->first;
+  if (!session_timers_.empty() && (!t || session_timers_.begin()->first < *t)) {
+    t = session_timers_.begin()->first;
+  }
+  return t;
+}
+
+EngineStats Engine::stats() const {
+  EngineStats s = counters_;
+  s.connections = links_.size();
+  s.sessions = sessions_.size();
+  s.subscriptions = subscriptions_.size() + shared_.size();
+  s.retained = retained_.size();
+  return s;
+}
+
+// ---- the event loop ---------------------------------------------------------
+
+// Handles events of every connection that may have some, until none has:
+// routing a message to one connection gives that one events too.
+void Engine::process(Time now) {
+  while (!work_.empty()) {
+    const ConnectionId id = *work_.begin();
+    work_.erase(work_.begin());
+    const auto it = links_.find(id);
+    if (it == links_.end()) continue;
+    Link& link = *it->second;
+    while (auto e = link.conn.poll_event())
+      on_event(link, *e, now);
+    if (links_.contains(id)) {
+      dirty_.insert(id);
+      touch(id);
+      if (link.conn.state() == Connection::State::closed) {
+        links_.erase(id);
+        deadline_of_.erase(id);
+        std::erase_if(deadlines_, [id](const auto& d) { return d.second == id; });
+      }
+    }
+  }
+}
+
+void Engine::touch(ConnectionId id) {
+  if (const auto old = deadline_of_.find(id); old != deadline_of_.end()) {
+    deadlines_.erase({old->second, id});
+    deadline_of_.erase(old);
+  }
+  const auto it = links_.find(id);
+  if (it == links_.end()) return;
+  if (const auto d = it->second->conn.next_deadline()) {
+    deadlines_.insert({*d, id});
+    deadline_of_[id] = *d;
+  }
+}
+
+void Engine::arm(StoredSession& s) {
+  std::optional<Time> t = s.will_at;
+  if (s.expires_at && !s.link && (!t || *s.expires_at < *t)) t = s.expires_at;
+  if (t) session_timers_.insert({*t, s.client_id});
+}
+
+void Engine::on_event(Link& link, Event& e, Time now) {
+  if (const auto* c = std::get_if<event::ConnectReceived>(&e)) {
+    on_connect(link, c->connect, now);
+  } else if (auto* m = std::get_if<event::MessageReceived>(&e)) {
+    ++counters_.messages_received;
+    Publish& message = m->message;
+    const std::size_t n = route(message, link.client_id, now);
+    if (m->awaiting_ack) {
+      // 0x10 tells a 5.0 publisher that nobody got it; the message is owned
+      // either way [MQTT-4.3.2-4], [MQTT-4.3.3-8].
+      link.conn.acknowledge(message.packet_id, now,
+                            n == 0 ? ReasonCode::no_matching_subscribers : ReasonCode::success);
+    }
+  } else if (const auto* s = std::get_if<event::SubscribeReceived>(&e)) {
+    on_subscribe(link, s->subscribe, now);
+  } else if (const auto* u = std::get_if<event::UnsubscribeReceived>(&e)) {
+    on_unsubscribe(link, u->unsubscribe, now);
+  } else if (const auto* d = std::get_if<event::PublishCompleted>(&e)) {
+    if (d->outcome == Outcome::acknowledged) ++counters_.messages_sent;
+    if (d->outcome == Outcome::discarded) ++counters_.messages_dropped;
+  } else if (std::holds_alternative<event::CloseRequested>(e)) {
+    link.close_requested = true;
+  } else if (const auto* closed = std::get_if<event::Closed>(&e)) {
+    on_closed(link, *closed, now);
+  } else if (const auto* a = std::get_if<event::AuthReceived>(&e)) {
+    (void)a;  // no enhanced authenticator is configured: refused at CONNECT
+  }
+}
+
+// ---- connecting -------------------------------------------------------------
+
+void Engine::on_connect(Link& link, const Connect& c, Time now) {
+  const bool v5 = c.version == Version::v5;
+  const auto refuse = [&](ReasonCode rc) { link.conn.reject(Connack{false, rc, {}}, now); };
+  std::string client_id = c.client_id;
+  Connack ack;
+  if (client_id.empty()) {
+    if (!config_.assign_client_ids) return refuse(ReasonCode::client_identifier_not_valid);
+    // A unique id [MQTT-3.1.3-6], returned in 5.0 [MQTT-3.1.3-7], [MQTT-3.2.2-16].
+    do {
+      client_id = "assay-" + std::to_string(next_assigned_++);
+    } while (sessions_.contains(client_id));
+    if (v5) ack.properties.add(PropertyId::assigned_client_identifier, client_id);
+  } else if (client_id.size() < config_.minimum_client_id_length) {
+    return refuse(ReasonCode::client_identifier_not_valid);  // [MQTT-3.1.3-8]
+  }
+  if (c.properties.contains(PropertyId::authentication_method)) {
+    return refuse(ReasonCode::bad_authentication_method);  // [MQTT-4.12.0-1]
+  }
+  if (c.will) {
+    if (c.will->qos > config_.maximum_qos) return refuse(ReasonCode::qos_not_supported);
+    if (c.will->retain && !config_.retain_available) {
+      return refuse(ReasonCode::retain_not_supported);  // [MQTT-3.2.2-13]
+    }
+  }
+
+  // Session expiry: 5.0 from CONNECT (capped); 3.1.1 CleanSession=0 keeps it.
+  std::uint32_t expiry = 0;
+  if (v5) {
+    expiry = c.properties.integer(PropertyId::session_expiry_interval).value_or(0);
+    if (expiry > config_.maximum_session_expiry) {
+      expiry = config_.maximum_session_expiry;
+      ack.properties.add(PropertyId::session_expiry_interval, expiry);
+    }
+  } else if (!c.clean_start) {
+    expiry = 0xFFFFFFFF;
+  }
+
+  // Takeover: the connection holding this client id is closed [MQTT-3.1.4-3]
+  // and its session moves to the new one.
+  auto it = sessions_.find(client_id);
+  if (it != sessions_.end() && it->second->link) {
+    StoredSession& old = *it->second;
+    if (const auto l = links_.find(*old.link); l != links_.end()) {
+      Link& other = *l->second;
+      other.conn.disconnect(Disconnect{ReasonCode::session_taken_over, {}, {}}, now);
+      old.session = other.conn.take_session();
+      other.client_id.clear();  // its Closed event no longer concerns the session
+      work_.insert(other.id);
+    }
+    old.link.reset();
+    // The old connection's Will: a resumed session with a Will Delay cancels
+    // it [MQTT-3.1.3-9]; otherwise it is published now.
+    const bool delayed =
+        old.will && old.will->properties.integer(PropertyId::will_delay_interval).value_or(0) > 0;
+    if (old.will && (c.clean_start || !delayed)) fire_will(old, now);
+    old.will.reset();
+  }
+  bool present = false;
+  if (it != sessions_.end()) {
+    if (c.clean_start) {
+      end_session(client_id, now);  // [MQTT-3.1.2-4]; a pending Will goes out now
+    } else {
+      present = true;  // [MQTT-3.1.2-5]
+    }
+  }
+  if (!present) {
+    auto fresh = std::make_unique<StoredSession>();
+    fresh->client_id = client_id;
+    fresh->session = Session(client_id, config_.session_limits);
+    it = sessions_.emplace(client_id, std::move(fresh)).first;
+  }
+  StoredSession& s = *it->second;
+  // A new connection before the Will Delay ends cancels the Will [MQTT-3.1.3-9].
+  s.will_at.reset();
+  s.expires_at.reset();
+  s.will = c.will;
+  s.expiry_interval = expiry;
+  s.version = c.version;
+  s.link = link.id;
+  link.client_id = client_id;
+  s.session.set_expiry_interval(expiry);
+
+  ack.session_present = present;  // [MQTT-3.2.2-2], [MQTT-3.2.2-3]
+  if (v5) {
+    Properties& p = ack.properties;
+    if (config_.receive_maximum != 65535)
+      p.add(PropertyId::receive_maximum, config_.receive_maximum);
+    if (config_.topic_alias_maximum > 0) {
+      p.add(PropertyId::topic_alias_maximum, config_.topic_alias_maximum);
+    }
+    if (config_.maximum_qos != QoS::exactly_once) {
+      p.add(PropertyId::maximum_qos, static_cast<std::uint32_t>(config_.maximum_qos));
+    }
+    if (!config_.retain_available) p.add(PropertyId::retain_available, 0u);
+    p.add(PropertyId::maximum_packet_size, config_.maximum_packet_size);
+    if (config_.server_keep_alive) {
+      p.add(PropertyId::server_keep_alive, std::uint32_t{*config_.server_keep_alive});
+    }
+  }
+  link.conn.accept(std::move(ack), std::move(s.session), now);
+  s.session = Session{};
+}
+
+void Engine::on_closed(Link& link, const event::Closed& closed, Time now) {
+  if (link.client_id.empty()) return;  // never accepted
+  const auto it = sessions_.find(link.client_id);
+  if (it == sessions_.end() || it->second->link != link.id) return;
+  StoredSession& s = *it->second;
+  s.session = link.conn.take_session();
+  s.link.reset();
+  if (!closed.publish_will) s.will.reset();                  // [MQTT-3.1.2-10], [MQTT-3.14.4-3]
+  const std::uint32_t expiry = s.session.expiry_interval();  // DISCONNECT may change it
+  if (expiry == 0) {
+    end_session(s.client_id, now);  // the Will, if any, goes out with it
+    return;
+  }
+  if (expiry != 0xFFFFFFFF) s.expires_at = now + std::chrono::seconds(expiry);
+  if (s.will) {
+    const std::uint32_t delay =
+        s.will->properties.integer(PropertyId::will_delay_interval).value_or(0);
+    if (delay == 0) {
+      fire_will(s, now);
+    } else {
+      s.will_at = now + std::chrono::seconds(std::min(delay, expiry));
+    }
+  }
+  arm(s);
+}
+
+void Engine::end_session(const std::string& client_id, Time now) {
+  const auto it = sessions_.find(client_id);
+  if (it == sessions_.end()) return;
+  StoredSession& s = *it->second;
+  if (s.will) fire_will(s, now);  // the session ended before the delay [MQTT-3.1.2-8]
+  std::vector<std::string> filters;
+  for (const auto& [filter, sub] : s.subscriptions)
+    filters.push_back(filter);
+  for (const auto& f : filters)
+    remove_subscription(s, f);
+  sessions_.erase(it);
+}
+
+void Engine::fire_will(StoredSession& s, Time now) {
+  s.will_at.reset();  // also when there is nothing to fire: never re-armed
+  if (!s.will) return;
+  Will will = std::move(*s.will);
+  s.will.reset();
+  Publish message;
+  message.topic = std::move(will.topic);
+  message.qos = will.qos;
+  message.retain = will.retain;  // [MQTT-3.1.2-14], [MQTT-3.1.2-15]
+  message.payload = will.payload;
+  message.properties = std::move(will.properties);
+  message.properties.erase(PropertyId::will_delay_interval);
+  const std::string publisher = s.client_id;
+  route(message, publisher, now);
+}
+
+// ---- subscriptions ----------------------------------------------------------
+
+void Engine::on_subscribe(Link& link, const Subscribe& sub, Time now) {
+  StoredSession& s = *sessions_.at(link.client_id);
+  const bool v5 = s.version == Version::v5;
+  Suback ack;
+  ack.packet_id = sub.packet_id;
+  const auto id = sub.properties.integer(PropertyId::subscription_identifier);
+  std::vector<std::pair<std::string, Subscription>> retained_to_send;
+  for (const auto& entry : sub.subscriptions) {
+    const bool exists = s.subscriptions.contains(entry.filter);
+    if (!exists && s.subscriptions.size() >= config_.max_subscriptions_per_client) {
+      ack.reason_codes.push_back(v5 ? ReasonCode::quota_exceeded : ReasonCode::unspecified_error);
+      continue;
+    }
+    Subscription granted{entry.options, id};
+    granted.options.qos = std::min(entry.options.qos, config_.maximum_qos);  // [MQTT-3.2.2-10]
+    if (!v5) granted.options = SubscribeOptions{granted.options.qos, false, false, 0};
+    s.subscriptions[entry.filter] = granted;  // replaces an identical filter [MQTT-3.8.4-3]
+    if (const auto shared = parse_shared_filter(entry.filter); shared && v5) {
+      shared_.insert(shared->filter, std::string(shared->share_name) + '\0' + s.client_id,
+                     SharedEntry{std::string(shared->share_name), s.client_id, granted});
+    } else {
+      subscriptions_.insert(entry.filter, s.client_id, granted);
+      // Retain Handling [MQTT-3.3.1-9..11]; none for shared subscriptions.
+      const auto rh = granted.options.retain_handling;
+      if (rh == 0 || (rh == 1 && !exists)) retained_to_send.emplace_back(entry.filter, granted);
+    }
+    ack.reason_codes.push_back(static_cast<ReasonCode>(granted.options.qos));  // [MQTT-3.8.4-7]
+  }
+  link.conn.suback(std::move(ack), now);  // [MQTT-3.8.4-1]
+  for (const auto& [filter, granted] : retained_to_send)
+    send_retained(s, filter, granted, now);
+}
+
+void Engine::on_unsubscribe(Link& link, const Unsubscribe& u, Time now) {
+  StoredSession& s = *sessions_.at(link.client_id);
+  Unsuback ack;
+  ack.packet_id = u.packet_id;
+  for (const auto& filter : u.filters) {
+    // Compared character by character [MQTT-3.10.4-1].
+    const bool existed = s.subscriptions.contains(filter);
+    if (existed) remove_subscription(s, filter);
+    ack.reason_codes.push_back(existed ? ReasonCode::success : ReasonCode::no_subscription_existed);
+  }
+  link.conn.unsuback(std::move(ack), now);  // [MQTT-3.10.4-4], [MQTT-3.10.4-5]
+}
+
+void Engine::remove_subscription(StoredSession& s, const std::string& filter) {
+  if (const auto shared = parse_shared_filter(filter); shared && s.version == Version::v5) {
+    shared_.erase(shared->filter, std::string(shared->share_name) + '\0' + s.client_id);
+  } else {
+    subscriptions_.erase(filter, s.client_id);
+  }
+  s.subscriptions.erase(filter);
+}
+
+void Engine::send_retained(StoredSession& s, const std::string& filter, const Subscription& sub,
+                           Time now) {
+  for (const auto& [topic, message] : retained_) {
+    if (!topic_matches(filter, topic)) continue;
+    Publish out = message;
+    out.retain = true;  // retained deliveries keep RETAIN=1 [MQTT-3.3.1-9]
+    out.qos = std::min(message.qos, sub.options.qos);
+    out.properties.erase(PropertyId::subscription_identifier);
+    if (sub.identifier) out.properties.add(PropertyId::subscription_identifier, *sub.identifier);
+    deliver(s, std::move(out), now);
+  }
+}
+
+// ---- routing ----------------------------------------------------------------
+
+std::size_t Engine::route(const Publish& message, const std::string& publisher, Time now) {
+  if (message.retain) {
+    if (message.payload.empty()) {
+      retained_.erase(message.topic);  // [MQTT-3.3.1-6], [MQTT-3.3.1-7]
+    } else if (retained_.size() < config_.max_retained_messages ||
+               retained_.contains(message.topic)) {
+      Publish stored = message;
+      stored.dup = false;
+      stored.packet_id = 0;
+      retained_[message.topic] = std::move(stored);  // [MQTT-3.3.1-5]
+    }
+  }
+  // One copy per session, at the highest QoS of its matching subscriptions,
+  // with all their identifiers [MQTT-3.3.4-2], [MQTT-3.3.4-3], [MQTT-3.3.4-4].
+  struct Target {
+    QoS qos = QoS::at_most_once;
+    bool retain = false;
+    std::vector<std::uint32_t> identifiers;
+  };
+  std::map<std::string, Target> targets;
+  subscriptions_.match(message.topic, [&](const std::string& client, const Subscription& sub) {
+    if (sub.options.no_local && client == publisher) return;  // [MQTT-3.8.3-3]
+    auto& t = targets[client];
+    t.qos = std::max(t.qos, std::min(message.qos, sub.options.qos));
+    // Retain As Published [MQTT-3.3.1-12], [MQTT-3.3.1-13].
+    t.retain = t.retain || (sub.options.retain_as_published && message.retain);
+    if (sub.identifier) t.identifiers.push_back(*sub.identifier);
+  });
+  std::size_t given = 0;
+  for (auto& [client, t] : targets) {
+    const auto it = sessions_.find(client);
+    if (it == sessions_.end()) continue;
+    Publish out = message;
+    out.qos = t.qos;  // [MQTT-3.8.4-8]
+    out.retain = t.retain;
+    out.dup = false;
+    out.packet_id = 0;
+    out.properties.erase(PropertyId::subscription_identifier);
+    for (const auto id : t.identifiers)
+      out.properties.add(PropertyId::subscription_identifier, id);
+    deliver(*it->second, std::move(out), now);
+    ++given;
+  }
+  // Shared subscriptions: one subscriber per group, in turn, preferring
+  // connected ones (docs/broker.md).
+  std::map<std::string, std::vector<const SharedEntry*>> groups;
+  shared_.match(message.topic,
+                [&](const std::string&, const SharedEntry& e) { groups[e.group].push_back(&e); });
+  for (auto& [group, entries] : groups) {
+    std::vector<const SharedEntry*> online;
+    for (const auto* e : entries) {
+      const auto it = sessions_.find(e->client_id);
+      if (it != sessions_.end() && it->second->link) online.push_back(e);
+    }
+    const auto& pool = online.empty() ? entries : online;
+    const SharedEntry& chosen = *pool[shared_turn_[group]++ % pool.size()];
+    const auto it = sessions_.find(chosen.client_id);
+    if (it == sessions_.end()) continue;
+    Publish out = message;
+    out.qos = std::min(message.qos, chosen.subscription.options.qos);  // [MQTT-4.8.2-3]
+    out.retain = chosen.subscription.options.retain_as_published && message.retain;
+    out.dup = false;
+    out.packet_id = 0;
+    out.properties.erase(PropertyId::subscription_identifier);
+    if (chosen.subscription.identifier) {
+      out.properties.add(PropertyId::subscription_identifier, *chosen.subscription.identifier);
+    }
+    deliver(*it->second, std::move(out), now);
+    ++given;
+  }
+  return given;
+}
+
+void Engine::deliver(StoredSession& s, Publish message, Time now) {
+  if (s.link) {
+    if (const auto it = links_.find(*s.link); it != links_.end()) {
+      it->second->conn.publish(std::move(message), now);
+      work_.insert(it->first);
+      return;
+    }
+  }
+  // Offline: QoS 1/2 wait in the session [MQTT-4.5.0-1]; QoS 0 only if configured.
+  if (message.qos == QoS::at_most_once && !config_.queue_qos0_offline) {
+    ++counters_.messages_dropped;
+    return;
+  }
+  if (s.session.enqueue(std::move(message)) == EnqueueResult::full) ++counters_.messages_dropped;
+}
+
+}  // namespace assay::broker

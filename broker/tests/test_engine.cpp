@@ -1,0 +1,349 @@
+// The broker engine, driven by real client Connections in process. Tests
+// are named by the normative statements they check.
+#include "world.hpp"
+
+namespace assay::broker::test {
+namespace {
+
+std::vector<std::string> payloads(const Client& c) {
+  std::vector<std::string> out;
+  for (const auto& m : c.messages())
+    out.emplace_back(m.payload.as_chars());
+  return out;
+}
+
+TEST(Engine, ConnectsBothVersions) {
+  World w;
+  Client& a = w.connect(World::make_connect("a", Version::v3_1_1));
+  Client& b = w.connect(World::make_connect("b"));
+  EXPECT_EQ(a.conn->state(), Connection::State::connected);
+  EXPECT_EQ(b.conn->state(), Connection::State::connected);
+  EXPECT_EQ(w.engine.stats().sessions, 2u);
+}
+
+TEST(Engine, RoutesAcrossVersionsWithWildcards) {
+  World w;
+  Client& sub = w.connect(World::make_connect("sub", Version::v3_1_1));
+  Client& pub = w.connect(World::make_connect("pub"));
+  w.subscribe(sub, "sensors/+/temp", QoS::at_least_once);
+  w.subscribe(sub, "other/#", QoS::at_least_once);
+  w.publish(pub, "sensors/k1/temp", QoS::at_least_once, "21.5");
+  w.publish(pub, "sensors/k1/hum", QoS::at_least_once, "40");
+  w.publish(pub, "other", QoS::at_most_once, "parent level");  // '#' matches the parent
+  EXPECT_EQ(payloads(sub), (std::vector<std::string>{"21.5", "parent level"}));
+  EXPECT_TRUE(sub.messages()[0].properties.empty());  // a 3.1.1 client gets no properties
+}
+
+TEST(Engine, MQTT_3_3_4_2_OverlappingSubscriptionsOneCopyAtTheHighestQoS) {
+  World w;
+  Client& sub = w.connect(World::make_connect("sub"));
+  Client& pub = w.connect(World::make_connect("pub"));
+  w.subscribe(sub, "a/+", QoS::at_most_once, {}, 7);
+  w.subscribe(sub, "a/#", QoS::exactly_once, {}, 9);
+  w.publish(pub, "a/b", QoS::exactly_once);
+  const auto got = sub.messages();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].qos, QoS::exactly_once);
+  auto ids = got[0].properties.subscription_identifiers();  // [MQTT-3.3.4-3], [MQTT-3.3.4-4]
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<std::uint32_t>{7, 9}));
+}
+
+TEST(Engine, MQTT_3_8_4_8_QoSIsTheMinimumOfPublishedAndGranted) {
+  World w;
+  Client& sub = w.connect(World::make_connect("sub"));
+  Client& pub = w.connect(World::make_connect("pub"));
+  w.subscribe(sub, "t", QoS::at_least_once);
+  w.publish(pub, "t", QoS::exactly_once);
+  w.publish(pub, "t", QoS::at_most_once);
+  const auto got = sub.messages();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].qos, QoS::at_least_once);
+  EXPECT_EQ(got[1].qos, QoS::at_most_once);
+}
+
+TEST(Engine, MQTT_4_7_2_1_WildcardsDoNotMatchDollarTopics) {
+  World w;
+  Client& sub = w.connect(World::make_connect("sub"));
+  Client& pub = w.connect(World::make_connect("pub"));
+  w.subscribe(sub, "#", QoS::at_most_once);
+  w.subscribe(sub, "$app/+", QoS::at_most_once);
+  w.publish(pub, "$app/x", QoS::at_most_once, "dollar");
+  w.publish(pub, "app/x", QoS::at_most_once, "plain");
+  EXPECT_EQ(payloads(sub), (std::vector<std::string>{"dollar", "plain"}));
+}
+
+TEST(Engine, RetainedMessages) {
+  World w;
+  Client& pub = w.connect(World::make_connect("pub"));
+  w.publish(pub, "r/1", QoS::at_least_once, "first", true);
+  w.publish(pub, "r/1", QoS::at_least_once, "second", true);  // replaces [MQTT-3.3.1-5]
+  w.publish(pub, "r/2", QoS::at_most_once, "other", true);
+  w.publish(pub, "r/2", QoS::at_most_once, "", true);  // clears [MQTT-3.3.1-6], [MQTT-3.3.1-7]
+  w.publish(pub, "r/3", QoS::at_most_once, "not retained", false);  // [MQTT-3.3.1-8]
+  EXPECT_EQ(w.engine.stats().retained, 1u);
+  Client& sub = w.connect(World::make_connect("sub"));
+  w.subscribe(sub, "r/#", QoS::exactly_once);
+  const auto got = sub.messages();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].payload.as_chars(), "second");
+  EXPECT_TRUE(got[0].retain);                 // [MQTT-3.3.1-9]
+  EXPECT_EQ(got[0].qos, QoS::at_least_once);  // min(stored, granted)
+}
+
+TEST(Engine, MQTT_3_3_1_10_RetainHandling) {
+  World w;
+  Client& pub = w.connect(World::make_connect("pub"));
+  w.publish(pub, "r", QoS::at_most_once, "kept", true);
+  Client& sub = w.connect(World::make_connect("sub"));
+  SubscribeOptions once;
+  once.retain_handling = 1;
+  w.subscribe(sub, "r", QoS::at_most_once, once);
+  w.subscribe(sub, "r", QoS::at_most_once, once);  // exists now: nothing [MQTT-3.3.1-10]
+  SubscribeOptions never;
+  never.retain_handling = 2;
+  w.subscribe(sub, "+", QoS::at_most_once, never);  // [MQTT-3.3.1-11]
+  w.subscribe(sub, "r", QoS::at_most_once);         // RH 0 resends [MQTT-3.8.4-4]
+  EXPECT_EQ(payloads(sub), (std::vector<std::string>{"kept", "kept"}));
+}
+
+TEST(Engine, MQTT_3_3_1_12_RetainFlagOnLiveForwarding) {
+  World w;
+  Client& sub = w.connect(World::make_connect("sub"));
+  Client& pub = w.connect(World::make_connect("pub"));
+  w.subscribe(sub, "plain", QoS::at_most_once);
+  SubscribeOptions rap;
+  rap.retain_as_published = true;
+  w.subscribe(sub, "asis", QoS::at_most_once, rap);
+  w.publish(pub, "plain", QoS::at_most_once, "a", true);
+  w.publish(pub, "asis", QoS::at_most_once, "b", true);
+  const auto got = sub.messages();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_FALSE(got[0].retain);  // [MQTT-3.3.1-12]
+  EXPECT_TRUE(got[1].retain);   // [MQTT-3.3.1-13]
+}
+
+TEST(Engine, MQTT_3_8_3_3_NoLocal) {
+  World w;
+  Client& c = w.connect(World::make_connect("c"));
+  SubscribeOptions no_local;
+  no_local.no_local = true;
+  w.subscribe(c, "t", QoS::at_most_once, no_local);
+  w.publish(c, "t", QoS::at_most_once, "mine");
+  EXPECT_TRUE(c.messages().empty());
+}
+
+TEST(Engine, NoMatchingSubscribersIsReportedInPuback) {
+  World w;
+  Client& pub = w.connect(World::make_connect("pub"));
+  w.publish(pub, "nobody", QoS::at_least_once);
+  const auto done = pub.all<event::PublishCompleted>();
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].outcome, Outcome::acknowledged);
+  EXPECT_EQ(done[0].reason_code, ReasonCode::no_matching_subscribers);
+}
+
+TEST(Engine, MQTT_3_1_2_8_WillOnAbnormalCloseOnly) {
+  World w;
+  Client& watcher = w.connect(World::make_connect("watcher"));
+  w.subscribe(watcher, "status/#", QoS::at_least_once);
+  Connect c = World::make_connect("dev1");
+  c.will =
+      Will{"status/dev1", SharedBytes(std::string_view("offline")), QoS::at_least_once, false, {}};
+  Client& dev = w.connect(c);
+  w.drop(dev);
+  EXPECT_EQ(payloads(watcher), (std::vector<std::string>{"offline"}));
+  // A normal DISCONNECT discards it [MQTT-3.14.4-3].
+  Connect c2 = c;
+  c2.client_id = "dev2";
+  Client& dev2 = w.connect(c2);
+  dev2.conn->disconnect(Disconnect{}, w.now);
+  w.pump();
+  EXPECT_EQ(payloads(watcher).size(), 1u);
+}
+
+TEST(Engine, MQTT_3_1_3_9_WillDelayCancelledByReconnect) {
+  World w;
+  Client& watcher = w.connect(World::make_connect("watcher"));
+  w.subscribe(watcher, "status", QoS::at_least_once);
+  Connect c = World::make_connect("dev", Version::v5, false, 3600);
+  c.will = Will{"status", SharedBytes(std::string_view("gone")), QoS::at_least_once, false,
+                Properties{{PropertyId::will_delay_interval, 10u}}};
+  Client& dev = w.connect(c);
+  w.drop(dev);
+  w.advance(5s);
+  EXPECT_TRUE(watcher.messages().empty());
+  w.connect(c);  // resumes in time, with a Will of its own
+  w.advance(20s);
+  EXPECT_TRUE(watcher.messages().empty());  // neither the old Will nor the new one
+  // Without a reconnect the Will goes out when the delay has passed.
+  c.client_id = "dev9";
+  Client& dev9 = w.connect(c);
+  w.drop(dev9);
+  w.advance(9s);
+  EXPECT_TRUE(watcher.messages().empty());
+  w.advance(2s);
+  EXPECT_EQ(payloads(watcher), (std::vector<std::string>{"gone"}));
+}
+
+TEST(Engine, MQTT_4_5_0_1_OfflineSessionGetsQoS1And2NotQoS0) {
+  World w;
+  Client& sub = w.connect(World::make_connect("sub", Version::v5, false, 3600));
+  w.subscribe(sub, "t", QoS::exactly_once);
+  w.drop(sub);
+  Client& pub = w.connect(World::make_connect("pub"));
+  w.publish(pub, "t", QoS::at_most_once, "zero");
+  w.publish(pub, "t", QoS::at_least_once, "one");
+  w.publish(pub, "t", QoS::exactly_once, "two");
+  Client& back = w.connect(World::make_connect("sub", Version::v5, false, 3600));
+  ASSERT_EQ(back.all<event::Connected>().size(), 1u);
+  EXPECT_TRUE(back.all<event::Connected>()[0].connack.session_present);  // [MQTT-3.2.2-3]
+  EXPECT_EQ(payloads(back), (std::vector<std::string>{"one", "two"}));
+}
+
+TEST(Engine, MQTT_3_1_2_4_CleanStartDiscardsTheSession) {
+  World w;
+  Client& sub = w.connect(World::make_connect("sub", Version::v5, false, 3600));
+  w.subscribe(sub, "t", QoS::at_least_once);
+  w.drop(sub);
+  Client& back = w.connect(World::make_connect("sub", Version::v5, true, 3600));
+  EXPECT_FALSE(back.all<event::Connected>()[0].connack.session_present);  // [MQTT-3.2.2-2]
+  Client& pub = w.connect(World::make_connect("pub"));
+  w.publish(pub, "t", QoS::at_least_once);
+  EXPECT_TRUE(back.messages().empty());  // the old subscription is gone
+}
+
+TEST(Engine, MQTT_4_1_0_2_ExpiredSessionsAreDiscarded) {
+  World w;
+  Client& sub = w.connect(World::make_connect("sub", Version::v5, false, 60));
+  w.subscribe(sub, "t", QoS::at_least_once);
+  w.drop(sub);
+  EXPECT_EQ(w.engine.stats().sessions, 1u);
+  w.advance(61s);
+  EXPECT_EQ(w.engine.stats().sessions, 0u);
+  EXPECT_EQ(w.engine.stats().subscriptions, 0u);
+  Client& back = w.connect(World::make_connect("sub", Version::v5, false, 60));
+  EXPECT_FALSE(back.all<event::Connected>()[0].connack.session_present);
+}
+
+TEST(Engine, V311CleanSessionZeroKeepsTheSession) {
+  World w;
+  Client& sub = w.connect(World::make_connect("sub", Version::v3_1_1, false));
+  w.subscribe(sub, "t", QoS::at_least_once);
+  w.drop(sub);
+  Client& pub = w.connect(World::make_connect("pub", Version::v3_1_1));
+  w.publish(pub, "t", QoS::at_least_once, "kept");
+  Client& back = w.connect(World::make_connect("sub", Version::v3_1_1, false));
+  EXPECT_TRUE(back.all<event::Connected>()[0].connack.session_present);
+  EXPECT_EQ(payloads(back), (std::vector<std::string>{"kept"}));
+}
+
+TEST(Engine, MQTT_3_1_4_3_TakeoverClosesTheOldConnection) {
+  World w;
+  Client& first = w.connect(World::make_connect("same", Version::v5, false, 3600));
+  w.subscribe(first, "t", QoS::at_least_once);
+  Client& second = w.connect(World::make_connect("same", Version::v5, false, 3600));
+  EXPECT_TRUE(first.closed);
+  const auto d = first.all<event::DisconnectReceived>();
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].disconnect.reason_code, ReasonCode::session_taken_over);
+  EXPECT_TRUE(second.all<event::Connected>()[0].connack.session_present);
+  Client& pub = w.connect(World::make_connect("pub"));
+  w.publish(pub, "t", QoS::at_least_once, "to the new one");
+  EXPECT_EQ(payloads(second), (std::vector<std::string>{"to the new one"}));
+  EXPECT_EQ(w.engine.stats().connections, 2u);
+}
+
+TEST(Engine, SharedSubscriptionsTakeTurns) {
+  World w;
+  Client& a = w.connect(World::make_connect("a"));
+  Client& b = w.connect(World::make_connect("b"));
+  w.subscribe(a, "$share/g/jobs/#", QoS::at_least_once);
+  w.subscribe(b, "$share/g/jobs/#", QoS::at_least_once);
+  Client& pub = w.connect(World::make_connect("pub"));
+  for (int i = 0; i < 6; ++i)
+    w.publish(pub, "jobs/x", QoS::at_least_once, std::to_string(i));
+  EXPECT_EQ(a.messages().size(), 3u);
+  EXPECT_EQ(b.messages().size(), 3u);
+  // No retained messages for shared subscriptions.
+  w.publish(pub, "jobs/r", QoS::at_most_once, "retained", true);
+  Client& c = w.connect(World::make_connect("c"));
+  w.subscribe(c, "$share/h/jobs/#", QoS::at_most_once);
+  EXPECT_TRUE(c.messages().empty());
+}
+
+TEST(Engine, ConnectionValidatorRefusesShortClientIds) {
+  EngineConfig config;
+  config.minimum_client_id_length = 5;
+  World w(config);
+  Client& shorty = w.connect(World::make_connect("abc"));
+  const auto refused = shorty.all<event::ConnectRefused>();
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(refused[0].connack.reason_code, ReasonCode::client_identifier_not_valid);
+  Client& v311 = w.connect(World::make_connect("abc", Version::v3_1_1));
+  EXPECT_EQ(v311.all<event::ConnectRefused>().at(0).connack.reason_code,
+            ReasonCode::client_identifier_not_valid);  // return code 0x02
+  Client& fine = w.connect(World::make_connect("abcdef"));
+  EXPECT_EQ(fine.conn->state(), Connection::State::connected);
+}
+
+TEST(Engine, MQTT_3_2_2_16_EmptyClientIdGetsAnAssignedOne) {
+  World w;
+  Client& c = w.connect(World::make_connect(""));
+  const auto connected = c.all<event::Connected>();
+  ASSERT_EQ(connected.size(), 1u);
+  const auto* id = connected[0].connack.properties.string(PropertyId::assigned_client_identifier);
+  ASSERT_NE(id, nullptr);
+  EXPECT_FALSE(id->empty());
+  EXPECT_EQ(c.conn->session().client_id(), *id);
+}
+
+TEST(Engine, MQTT_3_10_4_2_UnsubscribeStopsDelivery) {
+  World w;
+  Client& sub = w.connect(World::make_connect("sub"));
+  Client& pub = w.connect(World::make_connect("pub"));
+  w.subscribe(sub, "t", QoS::at_most_once);
+  sub.conn->unsubscribe(Unsubscribe{0, {}, {"t", "never"}}, w.now);
+  w.pump();
+  const auto acks = sub.all<event::UnsubscribeAcked>();
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(acks[0].unsuback.reason_codes,
+            (std::vector<ReasonCode>{ReasonCode::success, ReasonCode::no_subscription_existed}));
+  w.publish(pub, "t", QoS::at_most_once);
+  EXPECT_TRUE(sub.messages().empty());
+}
+
+TEST(Engine, MaximumQoSIsAnnouncedAndGrantsAreLowered) {
+  EngineConfig config;
+  config.maximum_qos = QoS::at_least_once;
+  World w(config);
+  Client& c = w.connect(World::make_connect("c"));
+  EXPECT_EQ(c.all<event::Connected>()[0].connack.properties.integer(PropertyId::maximum_qos), 1u);
+  w.subscribe(c, "t", QoS::exactly_once);
+  EXPECT_EQ(c.all<event::SubscribeAcked>().at(0).suback.reason_codes.at(0),
+            ReasonCode::granted_qos_1);
+}
+
+TEST(Engine, ShutdownSendsServerShuttingDown) {
+  World w;
+  Client& a = w.connect(World::make_connect("a"));
+  Client& b = w.connect(World::make_connect("b", Version::v3_1_1));
+  w.engine.shutdown(w.now);
+  w.pump();
+  EXPECT_TRUE(a.closed);
+  EXPECT_TRUE(b.closed);
+  EXPECT_EQ(a.all<event::DisconnectReceived>().at(0).disconnect.reason_code,
+            ReasonCode::server_shutting_down);
+  EXPECT_EQ(w.engine.stats().connections, 0u);
+}
+
+TEST(Engine, ConnectionLimit) {
+  EngineConfig config;
+  config.max_connections = 1;
+  World w(config);
+  w.connect(World::make_connect("a"));
+  EXPECT_FALSE(w.engine.open(w.now).has_value());
+}
+
+}  // namespace
+}  // namespace assay::broker::test

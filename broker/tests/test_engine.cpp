@@ -254,6 +254,24 @@ TEST(Engine, MQTT_3_1_4_3_TakeoverClosesTheOldConnection) {
   EXPECT_EQ(w.engine.stats().connections, 2u);
 }
 
+TEST(Engine, TakeoverResendsWhatWasInFlightOnTheOldConnection) {
+  // Found by the integration test: the old connection's session moved to
+  // the new one with its in-flight message marked as sent, so it was never
+  // resent.
+  World w;
+  Client& first = w.connect(World::make_connect("same", Version::v3_1_1, false));
+  w.subscribe(first, "t", QoS::at_least_once);
+  // The old client stops answering: its PUBACK never comes.
+  first.closed = true;
+  Client& pub = w.connect(World::make_connect("pub"));
+  w.publish(pub, "t", QoS::at_least_once, "in flight");
+  Client& second = w.connect(World::make_connect("same", Version::v3_1_1, false));
+  const auto got = second.messages();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].payload.as_chars(), "in flight");
+  EXPECT_TRUE(got[0].dup);  // [MQTT-4.4.0-1]
+}
+
 TEST(Engine, SharedSubscriptionsTakeTurns) {
   World w;
   Client& a = w.connect(World::make_connect("a"));

@@ -1,0 +1,35 @@
+// The broker's network front end: Boost.Asio TCP listeners around the pure
+// Engine. Single-threaded: one io_context drives the engine, so the engine
+// needs no locks. (Scaling to several cores is future work: see
+// docs/broker.md.) Boost headers stay in server.cpp.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "assay/broker/engine.hpp"
+
+namespace assay::broker {
+
+struct Listener {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 1883;
+};
+
+enum class LogLevel { error = 0, warning = 1, info = 2, debug = 3 };
+
+struct ServerOptions {
+  std::vector<Listener> listeners{Listener{}};
+  EngineConfig engine;
+  LogLevel log_level = LogLevel::info;
+};
+
+// Runs the broker until SIGINT/SIGTERM (5.0 clients get DISCONNECT 0x8B).
+// Returns the process exit code; errors (a port in use, say) are logged
+// with the listener that failed.
+int run_server(const ServerOptions& options);
+
+}  // namespace assay::broker

@@ -1,0 +1,67 @@
+#include "broker_command.hpp"
+
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "broker_config.hpp"
+
+namespace assay::tools {
+
+namespace {
+
+struct BrokerArgs {
+  std::string config;
+  std::string bind;
+  int port = -1;
+  bool verbose = false;
+  bool quiet = false;
+};
+
+}  // namespace
+
+void add_broker_command(CLI::App& app) {
+  auto args = std::make_shared<BrokerArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "broker",
+      "Run the reference MQTT 3.1.1/5.0 broker. With no options it listens on 127.0.0.1:1883.");
+  cmd->add_option("-c,--config", args->config, "JSON configuration file (see docs/broker.md)");
+  cmd->add_option("-p,--port", args->port, "Port of the listener (overrides the file)")
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--bind", args->bind, "Address of the listener (default 127.0.0.1)");
+  cmd->add_flag("-v,--verbose", args->verbose, "Log every connection (debug level)");
+  cmd->add_flag("-q,--quiet", args->quiet, "Log errors only");
+  cmd->callback([args] {
+    broker::ServerOptions options;
+    if (!args->config.empty()) {
+      std::ifstream in(args->config);
+      if (!in) {
+        std::cerr << "assay broker: cannot open " << args->config << '\n';
+        throw CLI::RuntimeError(2);
+      }
+      nlohmann::json config;
+      try {
+        config = nlohmann::json::parse(in);
+      } catch (const nlohmann::json::parse_error& e) {
+        std::cerr << "assay broker: " << args->config << ": not valid JSON: " << e.what() << '\n';
+        throw CLI::RuntimeError(2);
+      }
+      if (const std::string error = apply_broker_config(config, options); !error.empty()) {
+        std::cerr << "assay broker: " << args->config << ": " << error << '\n';
+        throw CLI::RuntimeError(2);
+      }
+    }
+    if (args->port >= 0 || !args->bind.empty()) {
+      broker::Listener l = options.listeners.empty() ? broker::Listener{} : options.listeners[0];
+      if (args->port >= 0) l.port = static_cast<std::uint16_t>(args->port);
+      if (!args->bind.empty()) l.address = args->bind;
+      options.listeners = {l};
+    }
+    if (args->verbose) options.log_level = broker::LogLevel::debug;
+    if (args->quiet) options.log_level = broker::LogLevel::error;
+    const int code = broker::run_server(options);
+    if (code != 0) throw CLI::RuntimeError(code);
+  });
+}
+
+}  // namespace assay::tools

@@ -1,0 +1,160 @@
+#include "broker_config.hpp"
+
+#include <functional>
+#include <limits>
+#include <map>
+
+namespace assay::tools {
+
+using nlohmann::json;
+
+namespace {
+
+struct ConfigError {
+  std::string message;
+};
+
+template <class T>
+T integer(const json& v, const std::string& key, T min, T max) {
+  if (!v.is_number_integer()) throw ConfigError{"\"" + key + "\": must be an integer"};
+  const auto n = v.get<long long>();
+  if (n < static_cast<long long>(min) || n > static_cast<long long>(max)) {
+    throw ConfigError{"\"" + key + "\": must be between " + std::to_string(min) + " and " +
+                      std::to_string(max)};
+  }
+  return static_cast<T>(n);
+}
+
+bool boolean(const json& v, const std::string& key) {
+  if (!v.is_boolean()) throw ConfigError{"\"" + key + "\": must be true or false"};
+  return v.get<bool>();
+}
+
+std::string string(const json& v, const std::string& key) {
+  if (!v.is_string()) throw ConfigError{"\"" + key + "\": must be a string"};
+  return v.get<std::string>();
+}
+
+broker::Listener listener(const json& v, const std::string& key) {
+  if (!v.is_object()) throw ConfigError{"\"" + key + "\": must be an object"};
+  broker::Listener l;
+  for (const auto& [k, value] : v.items()) {
+    const std::string path = key + "." + k;
+    if (k == "address") {
+      l.address = string(value, path);
+    } else if (k == "port") {
+      l.port = integer<std::uint16_t>(value, path, 0, 65535);
+    } else {
+      throw ConfigError{"unknown key \"" + path + "\""};
+    }
+  }
+  return l;
+}
+
+}  // namespace
+
+std::string apply_broker_config(const json& config, broker::ServerOptions& o) {
+  if (!config.is_object()) return "the configuration must be a JSON object";
+  broker::EngineConfig& e = o.engine;
+  using Setter = std::function<void(const json&, const std::string&)>;
+  const std::map<std::string, Setter> keys = {
+      {"listeners",
+       [&](const json& v, const std::string& k) {
+         if (!v.is_array() || v.empty())
+           throw ConfigError{"\"" + k + "\": must be a non-empty array"};
+         o.listeners.clear();
+         for (std::size_t i = 0; i < v.size(); ++i) {
+           o.listeners.push_back(listener(v[i], k + "[" + std::to_string(i) + "]"));
+         }
+       }},
+      {"log_level",
+       [&](const json& v, const std::string& k) {
+         const std::string s = string(v, k);
+         static const std::map<std::string, broker::LogLevel> levels = {
+             {"error", broker::LogLevel::error},
+             {"warning", broker::LogLevel::warning},
+             {"info", broker::LogLevel::info},
+             {"debug", broker::LogLevel::debug}};
+         const auto it = levels.find(s);
+         if (it == levels.end()) {
+           throw ConfigError{"\"" + k + "\": must be error, warning, info or debug"};
+         }
+         o.log_level = it->second;
+       }},
+      {"max_connections",
+       [&](const json& v, const std::string& k) {
+         e.max_connections = integer<std::size_t>(v, k, 1, 10'000'000);
+       }},
+      {"maximum_packet_size",
+       [&](const json& v, const std::string& k) {
+         e.maximum_packet_size = integer<std::uint32_t>(v, k, 64, mqtt::max_packet_size);
+       }},
+      {"receive_maximum",
+       [&](const json& v, const std::string& k) {
+         e.receive_maximum = integer<std::uint16_t>(v, k, 1, 65535);
+       }},
+      {"topic_alias_maximum",
+       [&](const json& v, const std::string& k) {
+         e.topic_alias_maximum = integer<std::uint16_t>(v, k, 0, 65535);
+       }},
+      {"maximum_qos",
+       [&](const json& v, const std::string& k) {
+         e.maximum_qos = static_cast<mqtt::QoS>(integer<int>(v, k, 0, 2));
+       }},
+      {"retain_available",
+       [&](const json& v, const std::string& k) { e.retain_available = boolean(v, k); }},
+      {"server_keep_alive",
+       [&](const json& v, const std::string& k) {
+         if (v.is_null()) {
+           e.server_keep_alive.reset();
+         } else {
+           e.server_keep_alive = integer<std::uint16_t>(v, k, 0, 65535);
+         }
+       }},
+      {"maximum_session_expiry",
+       [&](const json& v, const std::string& k) {
+         e.maximum_session_expiry = integer<std::uint32_t>(v, k, 0, 0xFFFFFFFF);
+       }},
+      {"minimum_client_id_length",
+       [&](const json& v, const std::string& k) {
+         e.minimum_client_id_length = integer<std::size_t>(v, k, 0, 65535);
+       }},
+      {"assign_client_ids",
+       [&](const json& v, const std::string& k) { e.assign_client_ids = boolean(v, k); }},
+      {"max_subscriptions_per_client",
+       [&](const json& v, const std::string& k) {
+         e.max_subscriptions_per_client = integer<std::size_t>(v, k, 1, 10'000'000);
+       }},
+      {"max_queued_messages",
+       [&](const json& v, const std::string& k) {
+         e.session_limits.max_queued_messages = integer<std::size_t>(v, k, 0, 100'000'000);
+       }},
+      {"max_queued_bytes",
+       [&](const json& v, const std::string& k) {
+         e.session_limits.max_queued_bytes =
+             integer<std::size_t>(v, k, 0, std::numeric_limits<std::uint32_t>::max());
+       }},
+      {"queue_qos0_offline",
+       [&](const json& v, const std::string& k) { e.queue_qos0_offline = boolean(v, k); }},
+      {"max_retained_messages",
+       [&](const json& v, const std::string& k) {
+         e.max_retained_messages = integer<std::size_t>(v, k, 0, 100'000'000);
+       }},
+      {"connect_timeout",
+       [&](const json& v, const std::string& k) {
+         e.connect_timeout = std::chrono::seconds(integer<int>(v, k, 1, 3600));
+       }},
+  };
+  try {
+    for (const auto& [key, value] : config.items()) {
+      const auto it = keys.find(key);
+      if (it == keys.end()) return "unknown key \"" + key + "\"";
+      it->second(value, key);
+    }
+  } catch (const ConfigError& error) {
+    return error.message;
+  }
+  return {};
+}
+
+}  // namespace assay::tools

@@ -385,8 +385,13 @@ void Engine::on_subscribe(Link& link, const Subscribe& sub, Time now) {
     Subscription granted{entry.options, id};
     granted.options.qos = std::min(entry.options.qos, config_.maximum_qos);  // [MQTT-3.2.2-10]
     if (!v5) granted.options = SubscribeOptions{granted.options.qos, false, false, 0};
+    const auto shared = v5 ? parse_shared_filter(entry.filter) : std::nullopt;
+    granted.shared = shared.has_value();
+    if (exists && s.subscriptions[entry.filter].shared != granted.shared) {
+      remove_subscription(s, entry.filter);  // same text, other kind: replace cleanly
+    }
     s.subscriptions[entry.filter] = granted;  // replaces an identical filter [MQTT-3.8.4-3]
-    if (const auto shared = parse_shared_filter(entry.filter); shared && v5) {
+    if (shared) {
       shared_.insert(shared->filter, std::string(shared->share_name) + '\0' + s.client_id,
                      SharedEntry{std::string(shared->share_name), s.client_id, granted});
     } else {
@@ -416,7 +421,9 @@ void Engine::on_unsubscribe(Link& link, const Unsubscribe& u, Time now) {
 }
 
 void Engine::remove_subscription(StoredSession& s, const std::string& filter) {
-  if (const auto shared = parse_shared_filter(filter); shared && s.version == Version::v5) {
+  const auto it = s.subscriptions.find(filter);
+  if (it == s.subscriptions.end()) return;
+  if (const auto shared = parse_shared_filter(filter); shared && it->second.shared) {
     shared_.erase(shared->filter, std::string(shared->share_name) + '\0' + s.client_id);
   } else {
     subscriptions_.erase(filter, s.client_id);

@@ -290,6 +290,22 @@ TEST(Engine, SharedSubscriptionsTakeTurns) {
   EXPECT_TRUE(c.messages().empty());
 }
 
+TEST(Engine, SharedSubscriptionEndsWithItsSessionWhateverVersionResumedIt) {
+  // Found by fuzz_engine: a 5.0 session with a shared subscription, resumed
+  // by a 3.1.1 connection, left the shared entry behind when it ended, and
+  // a later session with the same client id received its messages.
+  World w;
+  Client& v5 = w.connect(World::make_connect("c0", Version::v5, false, 3600));
+  w.subscribe(v5, "$share/g/a/#", QoS::at_most_once);
+  Client& v311 = w.connect(World::make_connect("c0", Version::v3_1_1, false));  // takeover
+  w.drop(v311);
+  Client& fresh = w.connect(World::make_connect("c0", Version::v5, true));  // ends the session
+  EXPECT_EQ(w.engine.stats().subscriptions, 0u);
+  Client& pub = w.connect(World::make_connect("pub"));
+  w.publish(pub, "a/x", QoS::at_most_once);
+  EXPECT_TRUE(fresh.messages().empty());
+}
+
 TEST(Engine, ConnectionValidatorRefusesShortClientIds) {
   EngineConfig config;
   config.minimum_client_id_length = 5;

@@ -93,6 +93,9 @@ class Engine {
   struct Subscription {
     mqtt::SubscribeOptions options;
     std::optional<std::uint32_t> identifier;
+    // Decided when subscribing ("$share/" is shared only in 5.0); the
+    // session may later be resumed by a connection of the other version.
+    bool shared = false;
   };
   // A shared subscription's entry: the index key is "group\0client id".
   struct SharedEntry {

@@ -12,42 +12,26 @@ std::string where_name(PropertyContext where) {
   return std::string(to_string(static_cast<PacketType>(where)));
 }
 
-// The §3 value rules of each property. Returns false after recording the
-// violation in `r`.
-bool check_value(wire::Reader& r, const PropertyInfo& info, const PropertyValue& value,
-                 PropertyContext where) {
+// The §3 value rule of a property, from the table. Returns false after
+// recording the violation in `r`.
+bool check_value(wire::Reader& r, const PropertyInfo& info, const PropertyValue& value) {
   const auto* n = std::get_if<std::uint32_t>(&value);
-  const auto name = [&info] { return std::string(info.name); };  // for messages only
-  switch (info.id) {
-    case PropertyId::payload_format_indicator:
-    case PropertyId::request_problem_information:
-    case PropertyId::request_response_information:
-    case PropertyId::maximum_qos:
-    case PropertyId::retain_available:
-    case PropertyId::wildcard_subscription_available:
-    case PropertyId::subscription_identifier_available:
-    case PropertyId::shared_subscription_available:
-      if (*n > 1) return r.protocol_error("§2.2.2.2", name() + " must be 0 or 1");
+  switch (info.rule) {
+    case PropertyRule::any:
       return true;
-    case PropertyId::receive_maximum:
-    case PropertyId::maximum_packet_size:
-      if (*n == 0) return r.protocol_error("§2.2.2.2", name() + " must not be 0");
-      return true;
-    case PropertyId::subscription_identifier:
-      if (*n == 0) return r.protocol_error("§3.8.2.1.2", "Subscription Identifier must not be 0");
-      return true;
-    case PropertyId::topic_alias:
-      if (*n == 0) return r.protocol_error("MQTT-3.3.2-8", "Topic Alias must not be 0");
-      return true;
-    case PropertyId::response_topic:
+    case PropertyRule::boolean:
+      if (*n <= 1) return true;
+      return r.protocol_error(info.rule_statement, std::string(info.name) + " must be 0 or 1");
+    case PropertyRule::nonzero:
+      if (*n != 0) return true;
+      return r.protocol_error(info.rule_statement, std::string(info.name) + " must not be 0");
+    case PropertyRule::topic_name:
       if (auto bad = validate_topic_name(std::get<std::string>(value), Version::v5)) {
-        return r.protocol_error("MQTT-3.3.2-14", "Response Topic: " + bad->detail);
+        return r.protocol_error(info.rule_statement, std::string(info.name) + ": " + bad->detail);
       }
       return true;
-    default:
-      (void)where;
-      return true;
   }
+  return true;
 }
 
 }  // namespace
@@ -113,7 +97,7 @@ Properties read_properties(wire::Reader& r, PropertyContext where) {
         break;
       }
     }
-    if (in.failed() || !check_value(in, *info, value, where)) break;
+    if (in.failed() || !check_value(in, *info, value)) break;
     PropertyAccess::append(props, info->id, std::move(value));
   }
   r.merge(in);

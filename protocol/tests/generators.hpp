@@ -79,29 +79,21 @@ inline rc::Gen<std::string> topic_filter() {
   });
 }
 
+// A valid value for an integer property: its type's range and its rule.
 inline std::uint32_t value_for(PropertyId id) {
-  switch (id) {
-    case PropertyId::payload_format_indicator:
-    case PropertyId::request_problem_information:
-    case PropertyId::request_response_information:
-    case PropertyId::maximum_qos:
-    case PropertyId::retain_available:
-    case PropertyId::wildcard_subscription_available:
-    case PropertyId::subscription_identifier_available:
-    case PropertyId::shared_subscription_available:
-      return *rc::gen::inRange<std::uint32_t>(0, 2);
-    case PropertyId::receive_maximum:
-    case PropertyId::topic_alias:
-      return *rc::gen::inRange<std::uint32_t>(1, 65536);
-    case PropertyId::maximum_packet_size:
-      return *rc::gen::inRange<std::uint32_t>(1, 0xFFFFFFFF);
-    case PropertyId::subscription_identifier:
-      return *rc::gen::element<std::uint32_t>(1, 127, 128, 16'383, 16'384, 268'435'455);
-    case PropertyId::server_keep_alive:
-    case PropertyId::topic_alias_maximum:
-      return *rc::gen::inRange<std::uint32_t>(0, 65536);
+  const PropertyInfo& info = property_info(id);
+  if (info.rule == PropertyRule::boolean) return *rc::gen::inRange<std::uint32_t>(0, 2);
+  const std::uint32_t low = info.rule == PropertyRule::nonzero ? 1 : 0;
+  switch (info.type) {
+    case PropertyType::byte:
+      return *rc::gen::inRange<std::uint32_t>(low, 256);
+    case PropertyType::two_byte_integer:
+      return *rc::gen::inRange<std::uint32_t>(low, 65536);
+    case PropertyType::variable_byte_integer:
+      return std::max(
+          low, *rc::gen::element<std::uint32_t>(0, 1, 127, 128, 16'383, 16'384, 268'435'455));
     default:
-      return *rc::gen::arbitrary<std::uint32_t>();
+      return std::max(low, *rc::gen::arbitrary<std::uint32_t>());
   }
 }
 

@@ -82,6 +82,14 @@ inline PropertyContext context_of(PacketType t) {
   return static_cast<PropertyContext>(t);
 }
 
+// The value rule §3 states for a property; breaking it is a Protocol Error.
+enum class PropertyRule : std::uint8_t {
+  any,
+  boolean,     // 0 or 1 ("It is a Protocol Error to include a value other than 0 or 1")
+  nonzero,     // 0 is not allowed (Receive Maximum, Topic Alias, ...)
+  topic_name,  // a valid Topic Name, no wildcards (Response Topic)
+};
+
 struct PropertyInfo {
   PropertyId id;
   std::string_view name;  // "Session Expiry Interval"
@@ -90,6 +98,8 @@ struct PropertyInfo {
   std::uint32_t contexts;      // bit (1 << PropertyContext)
   bool repeatable_in_publish;  // Subscription Identifier (server to client)
   bool repeatable;             // User Property
+  PropertyRule rule;
+  std::string_view rule_statement;  // cited when the rule is broken
 };
 
 // nullptr for an identifier the specification does not define.

@@ -9,6 +9,28 @@ namespace assay::broker {
 
 using namespace assay::mqtt;
 
+namespace {
+
+// The copy of `message` one subscription path delivers: its QoS and RETAIN,
+// and the Subscription Identifiers of the matching subscriptions only. DUP
+// and the packet id are the subscriber's Connection's.
+Publish copy_for(const Publish& message, QoS qos, bool retain,
+                 const std::vector<std::uint32_t>& identifiers) {
+  Publish out = message;
+  out.qos = qos;
+  out.retain = retain;
+  out.properties.erase(PropertyId::subscription_identifier);
+  for (const auto id : identifiers)
+    out.properties.add(PropertyId::subscription_identifier, id);
+  return out;
+}
+
+std::vector<std::uint32_t> identifiers_of(const std::optional<std::uint32_t>& id) {
+  return id ? std::vector<std::uint32_t>{*id} : std::vector<std::uint32_t>{};
+}
+
+}  // namespace
+
 struct Engine::StoredSession {
   std::string client_id;
   Session session;                   // while offline; inside the Connection while online
@@ -152,8 +174,7 @@ void Engine::process(Time now) {
       touch(id);
       if (link.conn.state() == Connection::State::closed) {
         links_.erase(id);
-        deadline_of_.erase(id);
-        std::erase_if(deadlines_, [id](const auto& d) { return d.second == id; });
+        touch(id);  // drops its deadline, arming none for a link that is gone
       }
     }
   }
@@ -435,12 +456,11 @@ void Engine::send_retained(StoredSession& s, const std::string& filter, const Su
                            Time now) {
   for (const auto& [topic, message] : retained_) {
     if (!topic_matches(filter, topic)) continue;
-    Publish out = message;
-    out.retain = true;  // retained deliveries keep RETAIN=1 [MQTT-3.3.1-9]
-    out.qos = std::min(message.qos, sub.options.qos);
-    out.properties.erase(PropertyId::subscription_identifier);
-    if (sub.identifier) out.properties.add(PropertyId::subscription_identifier, *sub.identifier);
-    deliver(s, std::move(out), now);
+    // Retained deliveries keep RETAIN=1 [MQTT-3.3.1-9].
+    deliver(s,
+            copy_for(message, std::min(message.qos, sub.options.qos), true,
+                     identifiers_of(sub.identifier)),
+            now);
   }
 }
 
@@ -478,15 +498,7 @@ std::size_t Engine::route(const Publish& message, const std::string& publisher, 
   for (auto& [client, t] : targets) {
     const auto it = sessions_.find(client);
     if (it == sessions_.end()) continue;
-    Publish out = message;
-    out.qos = t.qos;  // [MQTT-3.8.4-8]
-    out.retain = t.retain;
-    out.dup = false;
-    out.packet_id = 0;
-    out.properties.erase(PropertyId::subscription_identifier);
-    for (const auto id : t.identifiers)
-      out.properties.add(PropertyId::subscription_identifier, id);
-    deliver(*it->second, std::move(out), now);
+    deliver(*it->second, copy_for(message, t.qos, t.retain, t.identifiers), now);  // [MQTT-3.8.4-8]
     ++given;
   }
   // Shared subscriptions: one subscriber per group, in turn, preferring
@@ -504,16 +516,12 @@ std::size_t Engine::route(const Publish& message, const std::string& publisher, 
     const SharedEntry& chosen = *pool[shared_turn_[group]++ % pool.size()];
     const auto it = sessions_.find(chosen.client_id);
     if (it == sessions_.end()) continue;
-    Publish out = message;
-    out.qos = std::min(message.qos, chosen.subscription.options.qos);  // [MQTT-4.8.2-3]
-    out.retain = chosen.subscription.options.retain_as_published && message.retain;
-    out.dup = false;
-    out.packet_id = 0;
-    out.properties.erase(PropertyId::subscription_identifier);
-    if (chosen.subscription.identifier) {
-      out.properties.add(PropertyId::subscription_identifier, *chosen.subscription.identifier);
-    }
-    deliver(*it->second, std::move(out), now);
+    const Subscription& sub = chosen.subscription;
+    deliver(
+        *it->second,
+        copy_for(message, std::min(message.qos, sub.options.qos),  // [MQTT-4.8.2-3]
+                 sub.options.retain_as_published && message.retain, identifiers_of(sub.identifier)),
+        now);
     ++given;
   }
   return given;

@@ -259,7 +259,9 @@ void Connection::send_packet(Packet packet, Time now) {
   if (strip) strip_problem_information(packet);
   // The peer's Maximum Packet Size: drop the optional properties that do
   // not fit (e.g. [MQTT-3.4.2-2], [MQTT-3.14.2-3]).
-  if (type != PacketType::connect && encoded_size(packet, version_) > peer_maximum_packet_size_) {
+  // (Nothing can exceed the protocol's own maximum: skip the sizing then.)
+  if (type != PacketType::connect && peer_maximum_packet_size_ < max_packet_size &&
+      encoded_size(packet, version_) > peer_maximum_packet_size_) {
     strip_problem_information(packet);
   }
   encode(packet, version_, tx_);

@@ -454,13 +454,32 @@ void Engine::remove_subscription(StoredSession& s, const std::string& filter) {
 
 void Engine::send_retained(StoredSession& s, const std::string& filter, const Subscription& sub,
                            Time now) {
-  for (const auto& [topic, message] : retained_) {
-    if (!topic_matches(filter, topic)) continue;
+  for (auto it = retained_.begin(); it != retained_.end();) {
+    const auto& [topic, stored] = *it;
+    if (!topic_matches(filter, topic)) {
+      ++it;
+      continue;
+    }
+    // A retained message whose Message Expiry Interval has passed is gone;
+    // otherwise it goes out with what is left of the interval
+    // [MQTT-3.3.2-5], [MQTT-3.3.2-6].
+    Publish message = stored.message;
+    if (const auto interval = message.properties.integer(PropertyId::message_expiry_interval)) {
+      const auto waited =
+          std::chrono::duration_cast<std::chrono::seconds>(now - stored.stored_at).count();
+      if (waited >= 0 && static_cast<std::uint64_t>(waited) >= *interval) {
+        it = retained_.erase(it);
+        continue;
+      }
+      message.properties.set(PropertyId::message_expiry_interval,
+                             *interval - static_cast<std::uint32_t>(std::max<long>(waited, 0)));
+    }
     // Retained deliveries keep RETAIN=1 [MQTT-3.3.1-9].
     deliver(s,
             copy_for(message, std::min(message.qos, sub.options.qos), true,
                      identifiers_of(sub.identifier)),
             now);
+    ++it;
   }
 }
 
@@ -475,7 +494,7 @@ std::size_t Engine::route(const Publish& message, const std::string& publisher, 
       Publish stored = message;
       stored.dup = false;
       stored.packet_id = 0;
-      retained_[message.topic] = std::move(stored);  // [MQTT-3.3.1-5]
+      retained_[message.topic] = Retained{std::move(stored), now};  // [MQTT-3.3.1-5]
     }
   }
   // One copy per session, at the highest QoS of its matching subscriptions,
@@ -540,7 +559,9 @@ void Engine::deliver(StoredSession& s, Publish message, Time now) {
     ++counters_.messages_dropped;
     return;
   }
-  if (s.session.enqueue(std::move(message)) == EnqueueResult::full) ++counters_.messages_dropped;
+  if (s.session.enqueue(std::move(message), nullptr, now) == EnqueueResult::full) {
+    ++counters_.messages_dropped;
+  }
 }
 
 }  // namespace assay::broker

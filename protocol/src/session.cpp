@@ -11,7 +11,7 @@ std::size_t message_bytes(const Publish& p) {
 }
 
 constexpr std::string_view magic = "ASSN";
-constexpr std::uint8_t format_version = 1;
+constexpr std::uint8_t format_version = 2;
 
 template <class Sink>
 void put_u64(Sink& s, std::uint64_t v) {
@@ -52,7 +52,7 @@ Publish get_message(wire::Reader& r) {
 
 }  // namespace
 
-EnqueueResult Session::enqueue(Publish message, Ticket* ticket) {
+EnqueueResult Session::enqueue(Publish message, Ticket* ticket, Time now) {
   const std::size_t size = message_bytes(message);
   if (queue_.size() >= limits_.max_queued_messages ||
       queued_bytes_ + size > limits_.max_queued_bytes) {
@@ -61,7 +61,7 @@ EnqueueResult Session::enqueue(Publish message, Ticket* ticket) {
   message.dup = false;
   message.packet_id = 0;
   const Ticket t = next_ticket_++;
-  queue_.push_back(Queued{t, std::move(message)});
+  queue_.push_back(Queued{t, std::move(message), now});
   queued_bytes_ += size;
   if (ticket != nullptr) *ticket = t;
   return EnqueueResult::queued;
@@ -105,6 +105,7 @@ Bytes Session::serialize() const {
   wire::put_u32(s, static_cast<std::uint32_t>(queue_.size()));
   for (const auto& q : queue_) {
     put_u64(s, q.ticket);
+    put_u64(s, static_cast<std::uint64_t>(q.queued_at.count()));
     put_message(s, q.publish);
   }
   wire::put_u32(s, static_cast<std::uint32_t>(incoming_qos2_.size()));
@@ -145,6 +146,7 @@ std::optional<Session> Session::parse(ByteView bytes) {
   for (std::uint32_t i = 0; i < queued && !r.failed(); ++i) {
     Queued q;
     q.ticket = get_u64(r);
+    q.queued_at = Time(static_cast<std::int64_t>(get_u64(r)));
     q.publish = get_message(r);
     s.queued_bytes_ += message_bytes(q.publish);
     s.queue_.push_back(std::move(q));

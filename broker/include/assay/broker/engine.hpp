@@ -131,7 +131,11 @@ class Engine {
   mqtt::SubscriptionIndex<std::string, Subscription> subscriptions_;
   mqtt::SubscriptionIndex<std::string, SharedEntry> shared_;
   std::map<std::string, std::uint64_t> shared_turn_;  // group -> round-robin counter
-  std::map<std::string, mqtt::Publish> retained_;
+  struct Retained {
+    mqtt::Publish message;
+    mqtt::Time stored_at{0};  // a Message Expiry Interval counts from here
+  };
+  std::map<std::string, Retained> retained_;
   std::set<ConnectionId> work_;   // connections that may have events or output
   std::set<ConnectionId> dirty_;  // connections with output to poll
   std::set<std::pair<mqtt::Time, ConnectionId>> deadlines_;

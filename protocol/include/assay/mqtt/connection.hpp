@@ -78,6 +78,7 @@ enum class Outcome : std::uint8_t {
   refused,       // PUBACK/PUBREC with a code >= 0x80 [MQTT-4.4.0-2]
   discarded,     // never sent: too large for the peer, QoS or retain not
                  // supported, or the session was discarded (reason_code says)
+  expired,       // its Message Expiry Interval passed while it was queued
 };
 
 namespace event {

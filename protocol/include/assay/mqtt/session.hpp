@@ -12,6 +12,7 @@
 #include <string>
 
 #include "assay/mqtt/packets.hpp"
+#include "assay/mqtt/time.hpp"
 
 namespace assay::mqtt {
 
@@ -41,6 +42,9 @@ struct InFlight {
 struct Queued {
   Ticket ticket = 0;
   Publish publish;  // packet_id not assigned yet
+  // When it was queued: a Message Expiry Interval counts from here, and the
+  // PUBLISH goes out with what is left of it [MQTT-3.3.2-5/6].
+  Time queued_at{0};
   friend bool operator==(const Queued&, const Queued&) = default;
 };
 
@@ -75,7 +79,7 @@ class Session {
 
   // Adds a message to the send queue (QoS 0 too, while offline). Assigns
   // and returns its ticket through `ticket`.
-  EnqueueResult enqueue(Publish message, Ticket* ticket = nullptr);
+  EnqueueResult enqueue(Publish message, Ticket* ticket = nullptr, Time now = Time{0});
 
   const std::deque<InFlight>& inflight() const { return inflight_; }
   const std::deque<Queued>& queue() const { return queue_; }

@@ -27,6 +27,7 @@ class Client {
     ConnectionOptions o;
     o.role = Role::client;
     o.version = ctx_.version;
+    o.trace_packets = true;
     conn_ = std::make_unique<Connection>(o, ctx_.net.now());
     link_ = ctx_.net.connect();
     Connect c = connect_;
@@ -84,7 +85,11 @@ class Client {
     bool any = false;
     while (auto e = conn_->poll_event()) {
       any = true;
-      if (std::holds_alternative<event::Connected>(*e)) {
+      if (auto* in = std::get_if<event::PacketReceived>(&*e)) {
+        ctx_.log(name_, '<', describe(in->packet, ctx_.version));
+      } else if (auto* t = std::get_if<event::PacketSent>(&*e)) {
+        ctx_.log(name_, '>', describe(t->packet, ctx_.version));
+      } else if (std::holds_alternative<event::Connected>(*e)) {
         connected_ = true;
       } else if (auto* m = std::get_if<event::MessageReceived>(&*e)) {
         received.push_back(std::move(m->message));

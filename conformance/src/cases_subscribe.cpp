@@ -147,7 +147,8 @@ void cases::subscribe(std::vector<Case>& out) {
              // 3.1.1 and 5.0 allow one copy per subscription or a single one;
              // either way one copy must come at the higher QoS.
              bool highest = false;
-             for (;;) {
+             for (int copies = 0;; ++copies) {
+               ctx.check(copies < 4, "more copies than matching subscriptions");
                const Peer::Arrival a = sub.next(ctx.options.quiet);
                if (a.kind != Peer::Arrival::Kind::packet) break;
                const auto* m = std::get_if<Publish>(&a.packet);

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include "broker_command.hpp"
+#include "conform_command.hpp"
 #include "decode_command.hpp"
 
 #ifndef ASSAY_VERSION
@@ -13,6 +14,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("assay ") + ASSAY_VERSION);
   app.require_subcommand(1);
   assay::tools::add_broker_command(app);
+  assay::tools::add_conform_command(app);
   assay::tools::add_decode_command(app);
   CLI11_PARSE(app, argc, argv);
   return 0;

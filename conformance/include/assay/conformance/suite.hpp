@@ -94,7 +94,9 @@ class Peer {
     mqtt::Packet packet;
   };
   // The next packet from the broker, the close, or nothing within `within`.
-  Arrival next(Duration within);
+  // Packets kept aside by expect_skipping_publish come first, unless
+  // `kept_first` is false.
+  Arrival next(Duration within, bool kept_first = true);
 
   // The next packet must be a T; anything else fails the case with `why`.
   template <class T>
@@ -296,7 +298,7 @@ T Peer::expect(const std::string& why) {
 template <class T>
 T Peer::expect_skipping_publish(const std::string& why) {
   for (;;) {
-    Arrival a = next(ctx_.options.timeout);
+    Arrival a = next(ctx_.options.timeout, false);
     if (a.kind == Arrival::Kind::packet && std::holds_alternative<mqtt::Publish>(a.packet) &&
         !std::is_same_v<T, mqtt::Publish>) {
       stash_.push_back(std::move(a.packet));

@@ -1,0 +1,337 @@
+#include "conform_command.hpp"
+
+#include <chrono>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "tcp_network.hpp"
+
+namespace assay::tools {
+
+using conformance::CaseResult;
+using conformance::Report;
+using conformance::Verdict;
+
+namespace {
+
+struct ConformArgs {
+  std::string target;
+  bool tls = false;
+  std::string cafile;
+  bool insecure = false;
+  std::string username;
+  std::string password;
+  std::string version = "both";
+  std::vector<std::string> only;
+  std::vector<std::string> exclude;
+  double timeout = 3.0;
+  int quiet_ms = 300;
+  std::string report = "text";
+  std::string out;
+  bool list = false;
+  std::size_t stress_messages = 200;
+};
+
+std::string join(const std::vector<std::string>& items, const char* sep) {
+  std::string out;
+  for (const auto& s : items)
+    out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') {
+          out += ' ';
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+std::string exchange_text(const CaseResult& r) {
+  std::ostringstream out;
+  for (const auto& l : r.trace) {
+    out << std::setw(7) << l.at.count() << " ms  " << std::left << std::setw(12) << l.peer
+        << std::right << ' '
+        << (l.direction == '>'   ? "->"
+            : l.direction == '<' ? "<-"
+                                 : "--")
+        << ' ' << l.text << '\n';
+  }
+  return out.str();
+}
+
+std::string summary(const Report& r) {
+  std::ostringstream out;
+  out << r.count(Verdict::passed) << " passed, " << r.count(Verdict::failed) << " failed, "
+      << r.count(Verdict::not_applicable) << " not applicable, of " << r.results.size()
+      << " cases against " << r.target;
+  return out.str();
+}
+
+// Splits "a,b" option values so that --only a,b and --only a --only b agree.
+std::vector<std::string> split_all(const std::vector<std::string>& in) {
+  std::vector<std::string> out;
+  for (const auto& item : in) {
+    std::stringstream ss(item);
+    std::string part;
+    while (std::getline(ss, part, ',')) {
+      if (!part.empty()) out.push_back(part);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void write_text_report(const Report& report, std::ostream& out, bool details) {
+  for (const CaseResult& r : report.results) {
+    out << std::left << std::setw(5) << conformance::to_string(r.verdict) << ' ' << std::setw(46)
+        << r.test->id() << ' ' << join(r.test->statements, " ") << std::right;
+    if (!r.message.empty() && r.verdict != Verdict::failed) out << "  (" << r.message << ')';
+    out << '\n';
+  }
+  if (details) {
+    for (const CaseResult& r : report.results) {
+      if (r.verdict != Verdict::failed) continue;
+      out << "\n== FAIL " << r.test->id() << " [" << join(r.test->statements, ", ") << "]\n"
+          << "   " << r.test->title << "\n   " << r.message << "\n"
+          << exchange_text(r);
+    }
+  }
+  out << '\n' << summary(report) << '\n';
+}
+
+void write_json_report(const Report& report, std::ostream& out) {
+  using nlohmann::ordered_json;
+  const auto& c = report.capabilities;
+  ordered_json caps{{"mqtt_3_1_1", c.v3_1_1},
+                    {"mqtt_5", c.v5},
+                    {"maximum_qos", static_cast<int>(c.maximum_qos)},
+                    {"retain_available", c.retain_available},
+                    {"wildcard_subscription_available", c.wildcard_available},
+                    {"shared_subscription_available", c.shared_available},
+                    {"subscription_identifier_available", c.subscription_ids_available},
+                    {"topic_alias_maximum", c.topic_alias_maximum},
+                    {"maximum_packet_size", c.maximum_packet_size},
+                    {"receive_maximum", c.receive_maximum}};
+  ordered_json cases = ordered_json::array();
+  for (const CaseResult& r : report.results) {
+    ordered_json exchange = ordered_json::array();
+    for (const auto& l : r.trace) {
+      exchange.push_back({{"at_ms", l.at.count()},
+                          {"peer", l.peer},
+                          {"direction", l.direction == '>'   ? "sent"
+                                        : l.direction == '<' ? "received"
+                                                             : "event"},
+                          {"text", l.text}});
+    }
+    cases.push_back({{"id", r.test->id()},
+                     {"version", std::string(mqtt::to_string(r.test->version))},
+                     {"section", r.test->section},
+                     {"title", r.test->title},
+                     {"statements", r.test->statements},
+                     {"verdict", r.verdict == Verdict::passed   ? "passed"
+                                 : r.verdict == Verdict::failed ? "failed"
+                                                                : "not_applicable"},
+                     {"message", r.message},
+                     {"seconds", r.seconds},
+                     {"exchange", exchange}});
+  }
+  ordered_json doc{{"target", report.target},
+                   {"capabilities", caps},
+                   {"summary",
+                    {{"passed", report.count(Verdict::passed)},
+                     {"failed", report.count(Verdict::failed)},
+                     {"not_applicable", report.count(Verdict::not_applicable)}}},
+                   {"cases", cases}};
+  out << doc.dump(2) << '\n';
+}
+
+void write_junit_report(const Report& report, std::ostream& out) {
+  double total = 0;
+  for (const CaseResult& r : report.results)
+    total += r.seconds;
+  out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      << "<testsuites name=\"assay conform\" tests=\"" << report.results.size() << "\" failures=\""
+      << report.count(Verdict::failed) << "\" skipped=\"" << report.count(Verdict::not_applicable)
+      << "\" time=\"" << total << "\">\n"
+      << "  <testsuite name=\"" << xml_escape(report.target) << "\" tests=\""
+      << report.results.size() << "\" failures=\"" << report.count(Verdict::failed)
+      << "\" skipped=\"" << report.count(Verdict::not_applicable) << "\" time=\"" << total
+      << "\">\n";
+  for (const CaseResult& r : report.results) {
+    const std::string classname = std::string("mqtt-") +
+                                  std::string(mqtt::to_string(r.test->version)) + "." +
+                                  r.test->section;
+    out << "    <testcase classname=\"" << xml_escape(classname) << "\" name=\""
+        << xml_escape(r.test->name + " [" + join(r.test->statements, " ") + "]") << "\" time=\""
+        << r.seconds << "\"";
+    if (r.verdict == Verdict::passed) {
+      out << "/>\n";
+      continue;
+    }
+    out << ">\n";
+    if (r.verdict == Verdict::failed) {
+      out << "      <failure message=\"" << xml_escape(r.message) << "\">"
+          << xml_escape(r.test->title + "\n" + exchange_text(r)) << "</failure>\n";
+    } else {
+      out << "      <skipped message=\"" << xml_escape(r.message) << "\"/>\n";
+    }
+    out << "    </testcase>\n";
+  }
+  out << "  </testsuite>\n</testsuites>\n";
+}
+
+void add_conform_command(CLI::App& app) {
+  auto a = std::make_shared<ConformArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "conform",
+      "Run the conformance suite against a broker: a verdict per normative statement of MQTT "
+      "3.1.1 and 5.0 (see docs/conformance.md).");
+  cmd->add_option("target", a->target, "Broker address, HOST[:PORT] (port 1883, 8883 with --tls)");
+  cmd->add_flag("--tls", a->tls, "Connect with TLS");
+  cmd->add_option("--cafile", a->cafile, "CA certificates to verify the broker with (PEM)")
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("--insecure", a->insecure, "TLS without verifying the broker's certificate");
+  cmd->add_option("-u,--username", a->username, "User Name for every CONNECT");
+  cmd->add_option("-P,--password", a->password, "Password for every CONNECT");
+  cmd->add_option("-V,--version", a->version, "Protocol versions to test")
+      ->check(CLI::IsMember({"3.1.1", "5", "both"}));
+  cmd->add_option("--only", a->only,
+                  "Run only cases matching these globs (case id, section or statement: "
+                  "'3.3.*', 'MQTT-3.1.2-4', '5.0/retain.*'); repeat or separate with commas");
+  cmd->add_option("--exclude", a->exclude, "Skip cases matching these globs");
+  cmd->add_option("--timeout", a->timeout, "Seconds to wait for a packet the broker owes")
+      ->check(CLI::Range(0.05, 600.0));
+  cmd->add_option("--quiet", a->quiet_ms,
+                  "Milliseconds of silence that prove the broker sends nothing more")
+      ->check(CLI::Range(10, 60000));
+  cmd->add_option("--stress-messages", a->stress_messages,
+                  "Messages per publisher in the stress cases")
+      ->check(CLI::Range(1, 100000));
+  cmd->add_option("--report", a->report, "Report format")
+      ->check(CLI::IsMember({"text", "json", "junit"}));
+  cmd->add_option("-o,--out", a->out, "Write the report to this file (progress stays on stdout)");
+  cmd->add_flag("--list", a->list, "List the selected cases and their statements; run nothing");
+  cmd->callback([a] {
+    conformance::Options o;
+    o.timeout = std::chrono::milliseconds(static_cast<long>(a->timeout * 1000));
+    o.quiet = std::chrono::milliseconds(a->quiet_ms);
+    o.v3_1_1 = a->version != "5";
+    o.v5 = a->version != "3.1.1";
+    o.only = split_all(a->only);
+    o.exclude = split_all(a->exclude);
+    o.stress_messages = a->stress_messages;
+    if (!a->username.empty()) o.username = a->username;
+    if (!a->password.empty()) o.password = mqtt::Bytes(a->password.begin(), a->password.end());
+
+    if (a->list) {
+      for (const auto& c : conformance::all_cases()) {
+        if (!conformance::selected(c, o)) continue;
+        std::cout << std::left << std::setw(46) << c.id() << ' ' << join(c.statements, " ")
+                  << "\n    " << c.title << '\n';
+      }
+      return;
+    }
+    if (a->target.empty()) {
+      std::cerr << "assay conform: a broker address is needed (HOST[:PORT])\n";
+      throw CLI::RuntimeError(2);
+    }
+    conformance::TcpOptions t;
+    t.tls = a->tls || !a->cafile.empty();
+    t.insecure = a->insecure;
+    if (!a->cafile.empty()) t.cafile = a->cafile;
+    t.port = t.tls ? 8883 : 1883;
+    t.host = a->target;
+    if (const auto colon = a->target.rfind(':');
+        colon != std::string::npos && a->target.find(']') == std::string::npos) {
+      t.host = a->target.substr(0, colon);
+      try {
+        const int port = std::stoi(a->target.substr(colon + 1));
+        if (port < 1 || port > 65535) throw std::out_of_range("port");
+        t.port = static_cast<std::uint16_t>(port);
+      } catch (const std::exception&) {
+        std::cerr << "assay conform: bad port in '" << a->target << "'\n";
+        throw CLI::RuntimeError(2);
+      }
+    }
+    if (t.host.size() > 2 && t.host.front() == '[' && t.host.back() == ']') {
+      t.host = t.host.substr(1, t.host.size() - 2);
+    }
+
+    Report report;
+    try {
+      conformance::TcpNetwork net(t);
+      // Fail fast when nothing listens there.
+      net.connect()->close();
+      const bool to_stdout = a->out.empty();
+      report = conformance::run_suite(net, o, [&](const CaseResult& r) {
+        if (to_stdout && a->report != "text") return;
+        std::cout << std::left << std::setw(5) << conformance::to_string(r.verdict) << ' '
+                  << r.test->id() << std::right;
+        if (r.verdict == Verdict::failed) std::cout << "  -- " << r.message;
+        std::cout << std::endl;
+      });
+    } catch (const conformance::NetworkError& e) {
+      std::cerr << "assay conform: " << e.what() << '\n';
+      throw CLI::RuntimeError(2);
+    }
+    if (!report.capabilities.v3_1_1 && !report.capabilities.v5) {
+      std::cerr << "assay conform: the broker accepted no CONNECT: "
+                << report.capabilities.refused_why << '\n';
+      throw CLI::RuntimeError(2);
+    }
+    std::ofstream file;
+    std::ostream* out = &std::cout;
+    if (!a->out.empty()) {
+      file.open(a->out);
+      if (!file) {
+        std::cerr << "assay conform: cannot write " << a->out << '\n';
+        throw CLI::RuntimeError(2);
+      }
+      out = &file;
+    }
+    if (a->report == "json") {
+      write_json_report(report, *out);
+    } else if (a->report == "junit") {
+      write_junit_report(report, *out);
+    } else if (a->out.empty()) {
+      // Progress already listed the verdicts: add the failures and the summary.
+      std::ostringstream details;
+      write_text_report(report, details, true);
+      const std::string text = details.str();
+      const auto first_fail = text.find("\n== FAIL");
+      std::cout << (first_fail == std::string::npos ? "\n" + summary(report) + "\n"
+                                                    : text.substr(first_fail));
+    } else {
+      write_text_report(report, *out, true);
+    }
+    if (!a->out.empty()) std::cout << summary(report) << '\n';
+    if (!report.ok()) throw CLI::RuntimeError(1);
+  });
+}
+
+}  // namespace assay::tools

@@ -248,6 +248,19 @@ void add_conform_command(CLI::App& app) {
     if (!a->username.empty()) o.username = a->username;
     if (!a->password.empty()) o.password = mqtt::Bytes(a->password.begin(), a->password.end());
 
+    if (a->list && a->report == "json") {
+      nlohmann::ordered_json cases = nlohmann::ordered_json::array();
+      for (const auto& c : conformance::all_cases()) {
+        if (!conformance::selected(c, o)) continue;
+        cases.push_back({{"id", c.id()},
+                         {"version", std::string(mqtt::to_string(c.version))},
+                         {"section", c.section},
+                         {"title", c.title},
+                         {"statements", c.statements}});
+      }
+      std::cout << cases.dump(2) << '\n';
+      return;
+    }
     if (a->list) {
       for (const auto& c : conformance::all_cases()) {
         if (!conformance::selected(c, o)) continue;

@@ -1,5 +1,6 @@
 #include "server.hpp"
 
+#include <array>
 #include <boost/asio.hpp>
 #include <chrono>
 #include <cstdio>
@@ -75,7 +76,6 @@ class Server {
     explicit Peer(tcp::socket s) : socket(std::move(s)) {}
     tcp::socket socket;
     ConnectionId id = 0;
-    std::array<std::uint8_t, 16 * 1024> buffer{};
     mqtt::Bytes pending;  // coalesced output of this event-loop turn
     mqtt::Bytes writing;
     bool write_in_progress = false;
@@ -119,6 +119,7 @@ class Server {
       } else {
         boost::system::error_code ignored;
         s.set_option(tcp::no_delay(true), ignored);
+        s.non_blocking(true, ignored);
         auto peer = std::make_shared<Peer>(std::move(s));
         peer->id = *id;
         peers_[*id] = peer;
@@ -130,19 +131,31 @@ class Server {
     });
   }
 
+  // Reactive reads: wait until the socket is readable, then read into the
+  // one buffer the server shares (it is single-threaded), so an idle
+  // connection holds no read buffer of its own.
   void read(const std::shared_ptr<Peer>& peer) {
-    peer->socket.async_read_some(asio::buffer(peer->buffer),
-                                 [this, peer](const boost::system::error_code& ec, std::size_t n) {
-                                   if (peer->closed) return;
-                                   if (ec) {
-                                     close(*peer);
-                                     return;
-                                   }
-                                   engine_.receive(peer->id, mqtt::ByteView(peer->buffer.data(), n),
-                                                   now());
-                                   after_input();
-                                   if (!peer->closed) read(peer);
-                                 });
+    peer->socket.async_wait(
+        tcp::socket::wait_read, [this, peer](const boost::system::error_code& ec) {
+          if (peer->closed) return;
+          if (ec) {
+            close(*peer);
+            return;
+          }
+          boost::system::error_code read_ec;
+          const std::size_t n = peer->socket.read_some(asio::buffer(read_buffer_), read_ec);
+          if (read_ec == asio::error::would_block) {
+            read(peer);
+            return;
+          }
+          if (read_ec) {
+            close(*peer);
+            return;
+          }
+          engine_.receive(peer->id, mqtt::ByteView(read_buffer_.data(), n), now());
+          after_input();
+          if (!peer->closed) read(peer);
+        });
   }
 
   // After every input: collect the engine's output per connection (one
@@ -229,6 +242,7 @@ class Server {
   const ServerOptions& options_;
   std::chrono::steady_clock::time_point start_;
   Engine engine_;
+  std::array<std::uint8_t, 64 * 1024> read_buffer_{};  // shared by every connection
   asio::steady_timer timer_;
   asio::signal_set signals_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;

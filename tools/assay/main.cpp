@@ -1,6 +1,7 @@
 // assay: MQTT conformance, simulation and the reference broker, one executable.
 #include <CLI/CLI.hpp>
 
+#include "bench_command.hpp"
 #include "broker_command.hpp"
 #include "conform_command.hpp"
 #include "decode_command.hpp"
@@ -13,6 +14,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Assay: MQTT protocol conformance and simulation toolkit"};
   app.set_version_flag("--version", std::string("assay ") + ASSAY_VERSION);
   app.require_subcommand(1);
+  assay::tools::add_bench_command(app);
   assay::tools::add_broker_command(app);
   assay::tools::add_conform_command(app);
   assay::tools::add_decode_command(app);

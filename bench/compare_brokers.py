@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Measures `assay broker` against Mosquitto in the same run, with the same
+load tool (`assay bench`) and the same settings (TCP_NODELAY on, no limit on
+in-flight messages to a client, 1000 queued messages per session):
+
+- broker CPU microseconds per delivered message (utime + stime of the broker
+  process from /proc, before and after each scenario), and end-to-end latency
+  percentiles, for 1-to-1 at QoS 0/1/2, fan-in 100-to-1 and fan-out 1-to-100,
+  64-byte payloads;
+- broker memory per idle connection at 10,000 connections (VmRSS growth).
+
+Prints a table with the ratios assay/Mosquitto (below 1 is better for
+assay). With --smoke, only a short load against `assay broker` that must
+deliver every QoS 1 message (the CI load smoke test).
+
+  compare_brokers.py ASSAY_BINARY [--smoke] [--port-base N] [--json FILE]
+"""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+assay = sys.argv[1]
+smoke = "--smoke" in sys.argv
+port_base = int(sys.argv[sys.argv.index("--port-base") + 1]) if "--port-base" in sys.argv else 28890
+tick = os.sysconf("SC_CLK_TCK")
+
+SCENARIOS = [  # name, scenario, qos, clients, messages, rate
+    ("1-to-1 QoS 0", "pairs", 0, 1, 50000, 10000),
+    ("1-to-1 QoS 1", "pairs", 1, 1, 50000, 10000),
+    ("1-to-1 QoS 2", "pairs", 2, 1, 50000, 10000),
+    ("fan-in 100-to-1 QoS 1", "fan-in", 1, 100, 50000, 10000),
+    ("fan-out 1-to-100 QoS 1", "fan-out", 1, 100, 1000, 500),
+]
+if smoke:
+    SCENARIOS = [("smoke 10 pairs QoS 1", "pairs", 1, 10, 5000, 5000),
+                 ("smoke fan-out 1-to-20 QoS 2", "fan-out", 2, 20, 200, 200)]
+
+
+def wait_port(port):
+    for _ in range(100):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on port {port}")
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Broker:
+    def __init__(self, name, argv, port, work):
+        self.name, self.port = name, port
+        self.log = open(os.path.join(work, f"{name}.log"), "w")
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=self.log)
+        wait_port(port)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def bench(port, scenario, qos, clients, messages, rate):
+    out = subprocess.run([assay, "bench", f"127.0.0.1:{port}", "-s", scenario, "-q", str(qos),
+                          "-n", str(clients), "-m", str(messages), "-r", str(rate),
+                          "--payload", "64", "--json"],
+                         capture_output=True, text=True, timeout=300)
+    if out.returncode != 0:
+        raise SystemExit(f"assay bench failed ({scenario} qos {qos}): {out.stderr}{out.stdout}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure(broker):
+    results = {}
+    for name, scenario, qos, clients, messages, rate in SCENARIOS:
+        before = cpu_ticks(broker.proc.pid)
+        r = bench(broker.port, scenario, qos, clients, messages, rate)
+        used = (cpu_ticks(broker.proc.pid) - before) / tick
+        r["cpu_us_per_delivery"] = used * 1e6 / max(r["delivered"], 1)
+        results[name] = r
+    return results
+
+
+def idle_memory(broker, connections=10000):
+    time.sleep(0.5)
+    before = rss_kib(broker.proc.pid)
+    proc = subprocess.Popen([assay, "bench", f"127.0.0.1:{broker.port}", "-s", "idle", "-n",
+                             str(connections), "--hold", "30"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if not line.startswith("connected"):
+        proc.kill()
+        raise SystemExit(f"{broker.name}: idle connections failed: {proc.stderr.read()}")
+    time.sleep(1.0)
+    after = rss_kib(broker.proc.pid)
+    proc.kill()
+    proc.wait()
+    return (after - before) * 1024 / connections
+
+
+def main():
+    work = tempfile.mkdtemp()
+    try:
+        brokers = [("assay", [assay, "broker", "--bind", "127.0.0.1", "-p", str(port_base), "-q"],
+                    port_base)]
+        if not smoke:
+            conf = os.path.join(work, "mosquitto.conf")
+            with open(conf, "w") as f:
+                f.write(f"listener {port_base + 1} 127.0.0.1\nallow_anonymous true\n"
+                        "set_tcp_nodelay true\nmax_inflight_messages 0\n"
+                        "max_queued_messages 1000\nmax_connections -1\n")
+            mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+            brokers.append(("mosquitto", [mosquitto, "-c", conf], port_base + 1))
+        results = {}
+        for name, argv, port in brokers:
+            b = Broker(name, argv, port, work)
+            try:
+                results[name] = measure(b)
+                if not smoke:
+                    results[name]["idle bytes per connection"] = idle_memory(b)
+            finally:
+                b.stop()
+        if smoke:
+            for name, r in results["assay"].items():
+                print(f"{name}: {r['delivered']} of {r['expected']} delivered, "
+                      f"p99 {r['latency_us']['p99']} us")
+            return
+        a, m = results["assay"], results["mosquitto"]
+        print("| scenario | metric | assay | mosquitto | ratio |")
+        print("|---|---|---|---|---|")
+        for name, *_ in SCENARIOS:
+            for metric, get in (("CPU us/delivery", lambda r: r["cpu_us_per_delivery"]),
+                                ("latency p50 us", lambda r: r["latency_us"]["p50"]),
+                                ("latency p99 us", lambda r: r["latency_us"]["p99"])):
+                x, y = get(a[name]), get(m[name])
+                ratio = f"{x / y:.2f}" if y else "-"
+                print(f"| {name} | {metric} | {x:.2f} | {y:.2f} | {ratio} |")
+        x, y = a["idle bytes per connection"], m["idle bytes per connection"]
+        print(f"| 10,000 idle connections | bytes/connection | {x:.0f} | {y:.0f} | {x / y:.2f} |")
+        if "--json" in sys.argv:
+            with open(sys.argv[sys.argv.index("--json") + 1], "w") as f:
+                json.dump(results, f, indent=2)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+main()

@@ -51,7 +51,9 @@ struct Engine::Link {
   bool close_requested = false;
 };
 
-Engine::Engine(EngineConfig config, Time) : config_(std::move(config)) {}
+Engine::Engine(EngineConfig config, Time now) : config_(std::move(config)), started_(now) {
+  if (config_.sys_interval > Duration{0}) next_sys_ = now;
+}
 Engine::~Engine() = default;
 
 std::optional<ConnectionId> Engine::open(Time now) {
@@ -71,6 +73,7 @@ std::optional<ConnectionId> Engine::open(Time now) {
 void Engine::receive(ConnectionId id, ByteView bytes, Time now) {
   const auto it = links_.find(id);
   if (it == links_.end()) return;
+  counters_.bytes_received += bytes.size();
   it->second->conn.receive(bytes, now);
   work_.insert(id);
   process(now);
@@ -107,7 +110,38 @@ void Engine::handle_timeout(Time now) {
       arm(s);
     }
   }
+  if (next_sys_ && *next_sys_ <= now) {
+    publish_sys(now);
+    next_sys_ = now + config_.sys_interval;
+  }
   process(now);
+}
+
+// The statistics, as retained messages on Mosquitto's $SYS topic names (only
+// subscriptions that name "$SYS" see them [MQTT-4.7.2-1]).
+void Engine::publish_sys(Time now) {
+  const EngineStats s = stats();
+  auto put = [&](const char* topic, const std::string& value) {
+    Publish p;
+    p.topic = topic;
+    p.retain = true;
+    p.payload = SharedBytes(Bytes(value.begin(), value.end()));
+    route(p, std::string(), now);
+  };
+  const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(now - started_).count();
+  put("$SYS/broker/version", config_.version);
+  put("$SYS/broker/uptime", std::to_string(uptime) + " seconds");
+  put("$SYS/broker/clients/connected", std::to_string(s.clients_connected));
+  put("$SYS/broker/clients/total", std::to_string(s.sessions));
+  put("$SYS/broker/clients/disconnected",
+      std::to_string(s.sessions > s.clients_connected ? s.sessions - s.clients_connected : 0));
+  put("$SYS/broker/messages/received", std::to_string(s.messages_received));
+  put("$SYS/broker/messages/sent", std::to_string(s.messages_sent));
+  put("$SYS/broker/publish/messages/dropped", std::to_string(s.messages_dropped));
+  put("$SYS/broker/bytes/received", std::to_string(s.bytes_received));
+  put("$SYS/broker/bytes/sent", std::to_string(s.bytes_sent));
+  put("$SYS/broker/subscriptions/count", std::to_string(s.subscriptions));
+  put("$SYS/broker/retained messages/count", std::to_string(s.retained));
 }
 
 void Engine::shutdown(Time now) {
@@ -133,6 +167,7 @@ std::optional<Engine::Output> Engine::poll_output() {
     it->second->conn.poll_transmit(out.bytes);
     out.close_after = it->second->close_requested;
     if (out.bytes.empty() && !out.close_after) continue;
+    counters_.bytes_sent += out.bytes.size();
     return out;
   }
   return std::nullopt;
@@ -144,6 +179,7 @@ std::optional<Time> Engine::next_deadline() const {
   if (!session_timers_.empty() && (!t || session_timers_.begin()->first < *t)) {
     t = session_timers_.begin()->first;
   }
+  if (next_sys_ && (!t || *next_sys_ < *t)) t = next_sys_;
   return t;
 }
 
@@ -153,6 +189,10 @@ EngineStats Engine::stats() const {
   s.sessions = sessions_.size();
   s.subscriptions = subscriptions_.size() + shared_.size();
   s.retained = retained_.size();
+  s.clients_connected =
+      static_cast<std::size_t>(std::count_if(links_.begin(), links_.end(), [](const auto& l) {
+        return l.second->conn.state() == Connection::State::connected;
+      }));
   return s;
 }
 
@@ -218,7 +258,9 @@ void Engine::on_event(Link& link, Event& e, Time now) {
     on_unsubscribe(link, u->unsubscribe, now);
   } else if (const auto* d = std::get_if<event::PublishCompleted>(&e)) {
     if (d->outcome == Outcome::acknowledged) ++counters_.messages_sent;
-    if (d->outcome == Outcome::discarded) ++counters_.messages_dropped;
+    if (d->outcome == Outcome::discarded || d->outcome == Outcome::expired) {
+      ++counters_.messages_dropped;
+    }
   } else if (std::holds_alternative<event::CloseRequested>(e)) {
     link.close_requested = true;
   } else if (const auto* closed = std::get_if<event::Closed>(&e)) {

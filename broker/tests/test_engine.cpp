@@ -1,5 +1,7 @@
 // The broker engine, driven by real client Connections in process. Tests
 // are named by the normative statements they check.
+#include <map>
+
 #include "world.hpp"
 
 namespace assay::broker::test {
@@ -377,6 +379,57 @@ TEST(Engine, ConnectionLimit) {
   World w(config);
   w.connect(World::make_connect("a"));
   EXPECT_FALSE(w.engine.open(w.now).has_value());
+}
+
+}  // namespace
+}  // namespace assay::broker::test
+
+namespace assay::broker::test {
+namespace {
+
+std::string payload_of(const Publish& p) {
+  return std::string(p.payload.begin(), p.payload.end());
+}
+
+// $SYS statistics on Mosquitto's topic names, every sys_interval, retained;
+// "#" does not see them [MQTT-4.7.2-1].
+TEST(Engine, SysStatistics) {
+  EngineConfig config;
+  config.sys_interval = std::chrono::seconds(10);
+  World w(config);
+  Client& watcher = w.connect(World::make_connect("watcher"));
+  w.subscribe(watcher, "$SYS/broker/#", QoS::at_most_once);
+  Client& all = w.connect(World::make_connect("all"));
+  w.subscribe(all, "#", QoS::at_most_once);
+  Client& pub = w.connect(World::make_connect("pub"));
+  w.publish(pub, "a", QoS::at_least_once, "hello");
+  w.advance(std::chrono::seconds(10));
+  std::map<std::string, std::string> seen;
+  for (const Publish& p : watcher.messages())
+    seen[p.topic] = payload_of(p);
+  EXPECT_EQ(seen["$SYS/broker/clients/connected"], "3");
+  EXPECT_EQ(seen["$SYS/broker/clients/total"], "3");
+  EXPECT_EQ(seen["$SYS/broker/messages/received"], "1");
+  // "hello" to `all`, and the twelve $SYS messages of the first round (at 0 s)
+  // to the watcher: $SYS deliveries count, as in Mosquitto.
+  EXPECT_EQ(seen["$SYS/broker/messages/sent"], "13");
+  EXPECT_EQ(seen["$SYS/broker/subscriptions/count"], "2");
+  EXPECT_EQ(seen["$SYS/broker/uptime"], "10 seconds");
+  EXPECT_EQ(seen["$SYS/broker/version"], "assay");
+  EXPECT_NE(seen["$SYS/broker/bytes/received"], "0");
+  EXPECT_NE(seen["$SYS/broker/bytes/sent"], "0");
+  for (const Publish& p : all.messages())
+    EXPECT_EQ(p.topic, "a");
+  // Retained: a later subscriber gets the last values at once.
+  Client& late = w.connect(World::make_connect("late"));
+  w.subscribe(late, "$SYS/broker/clients/connected", QoS::at_most_once);
+  ASSERT_EQ(late.messages().size(), 1u);
+  EXPECT_TRUE(late.messages()[0].retain);
+  // Zero turns them off.
+  EngineConfig off;
+  off.sys_interval = Duration{0};
+  World quiet(off);
+  EXPECT_FALSE(quiet.engine.next_deadline().has_value());
 }
 
 }  // namespace

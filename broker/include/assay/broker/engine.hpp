@@ -52,6 +52,10 @@ struct EngineConfig {
   bool queue_qos0_offline = false;
   std::size_t max_retained_messages = 100'000;
   mqtt::Duration connect_timeout = std::chrono::seconds(10);
+  // How often the $SYS/broker/... statistics are published (retained, with
+  // Mosquitto's topic names); zero turns them off.
+  mqtt::Duration sys_interval = std::chrono::seconds(10);
+  std::string version = "assay";  // $SYS/broker/version
 };
 
 struct EngineStats {
@@ -61,7 +65,10 @@ struct EngineStats {
   std::size_t retained = 0;
   std::uint64_t messages_received = 0;
   std::uint64_t messages_sent = 0;
-  std::uint64_t messages_dropped = 0;  // QoS 0 to offline clients, full queues
+  std::uint64_t messages_dropped = 0;  // QoS 0 to offline clients, full queues, expired
+  std::uint64_t bytes_received = 0;
+  std::uint64_t bytes_sent = 0;
+  std::size_t clients_connected = 0;  // connections that completed CONNECT
 };
 
 class Engine {
@@ -121,6 +128,7 @@ class Engine {
   void end_session(const std::string& client_id, mqtt::Time now);
   void fire_will(StoredSession& session, mqtt::Time now);
   void touch(ConnectionId id);
+  void publish_sys(mqtt::Time now);
   void arm(StoredSession& session);
 
   EngineConfig config_;
@@ -142,6 +150,8 @@ class Engine {
   std::unordered_map<ConnectionId, mqtt::Time> deadline_of_;
   std::set<std::pair<mqtt::Time, std::string>> session_timers_;  // wills and expiries
   EngineStats counters_;
+  mqtt::Time started_{0};
+  std::optional<mqtt::Time> next_sys_;
 };
 
 }  // namespace assay::broker

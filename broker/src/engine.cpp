@@ -11,6 +11,10 @@ using namespace assay::mqtt;
 
 namespace {
 
+std::size_t topic_levels(std::string_view topic) {
+  return static_cast<std::size_t>(std::count(topic.begin(), topic.end(), '/')) + 1;
+}
+
 // The copy of `message` one subscription path delivers: its QoS and RETAIN,
 // and the Subscription Identifiers of the matching subscriptions only. DUP
 // and the packet id are the subscriber's Connection's.
@@ -48,11 +52,17 @@ struct Engine::Link {
   ConnectionId id;
   Connection conn;
   std::string client_id;  // set once accepted
+  std::optional<std::string> username;
   bool close_requested = false;
 };
 
 Engine::Engine(EngineConfig config, Time now) : config_(std::move(config)), started_(now) {
   if (config_.sys_interval > Duration{0}) next_sys_ = now;
+  if (!config_.authenticator || !config_.authorizer) {
+    auto allow = std::make_shared<AllowAll>();
+    if (!config_.authenticator) config_.authenticator = allow;
+    if (!config_.authorizer) config_.authorizer = allow;
+  }
 }
 Engine::~Engine() = default;
 
@@ -245,12 +255,24 @@ void Engine::on_event(Link& link, Event& e, Time now) {
   } else if (auto* m = std::get_if<event::MessageReceived>(&e)) {
     ++counters_.messages_received;
     Publish& message = m->message;
-    const std::size_t n = route(message, link.client_id, now);
+    ReasonCode refusal = ReasonCode::success;
+    if (topic_levels(message.topic) > config_.max_topic_levels) {
+      refusal = ReasonCode::topic_name_invalid;
+    } else if (!config_.authorizer->may_publish(Principal{link.client_id, link.username},
+                                                message.topic)) {
+      refusal = ReasonCode::not_authorized;
+    }
+    const std::size_t n = refusal == ReasonCode::success ? route(message, link.client_id, now) : 0;
+    if (refusal != ReasonCode::success) ++counters_.messages_dropped;
     if (m->awaiting_ack) {
       // 0x10 tells a 5.0 publisher that nobody got it; the message is owned
-      // either way [MQTT-4.3.2-4], [MQTT-4.3.3-8].
-      link.conn.acknowledge(message.packet_id, now,
-                            n == 0 ? ReasonCode::no_matching_subscribers : ReasonCode::success);
+      // either way [MQTT-4.3.2-4], [MQTT-4.3.3-8]. 3.1.1 cannot refuse.
+      const bool v5 = link.conn.version() == Version::v5;
+      const ReasonCode rc = !v5                              ? ReasonCode::success
+                            : refusal != ReasonCode::success ? refusal
+                            : n == 0                         ? ReasonCode::no_matching_subscribers
+                                                             : ReasonCode::success;
+      link.conn.acknowledge(message.packet_id, now, rc);
     }
   } else if (const auto* s = std::get_if<event::SubscribeReceived>(&e)) {
     on_subscribe(link, s->subscribe, now);
@@ -289,6 +311,12 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
   }
   if (c.properties.contains(PropertyId::authentication_method)) {
     return refuse(ReasonCode::bad_authentication_method);  // [MQTT-4.12.0-1]
+  }
+  if (const ReasonCode rc = config_.authenticator->authenticate(c); rc != ReasonCode::success) {
+    // 3.1.1 has return codes 4 (bad user name or password) and 5 (not
+    // authorized) only.
+    return refuse(v5 || rc == ReasonCode::bad_user_name_or_password ? rc
+                                                                    : ReasonCode::not_authorized);
   }
   if (c.will) {
     if (c.will->qos > config_.maximum_qos) return refuse(ReasonCode::qos_not_supported);
@@ -352,6 +380,7 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
   s.version = c.version;
   s.link = link.id;
   link.client_id = client_id;
+  link.username = c.username;
   s.session.set_expiry_interval(expiry);
 
   ack.session_present = present;  // [MQTT-3.2.2-2], [MQTT-3.2.2-3]
@@ -443,6 +472,15 @@ void Engine::on_subscribe(Link& link, const Subscribe& sub, Time now) {
     const bool exists = s.subscriptions.contains(entry.filter);
     if (!exists && s.subscriptions.size() >= config_.max_subscriptions_per_client) {
       ack.reason_codes.push_back(v5 ? ReasonCode::quota_exceeded : ReasonCode::unspecified_error);
+      continue;
+    }
+    if (topic_levels(entry.filter) > config_.max_topic_levels) {
+      ack.reason_codes.push_back(v5 ? ReasonCode::topic_filter_invalid
+                                    : ReasonCode::unspecified_error);
+      continue;
+    }
+    if (!config_.authorizer->may_subscribe(Principal{s.client_id, link.username}, entry.filter)) {
+      ack.reason_codes.push_back(v5 ? ReasonCode::not_authorized : ReasonCode::unspecified_error);
       continue;
     }
     Subscription granted{entry.options, id};

@@ -434,3 +434,92 @@ TEST(Engine, SysStatistics) {
 
 }  // namespace
 }  // namespace assay::broker::test
+
+namespace assay::broker::test {
+namespace {
+
+// Refuses user "mallory"; lets "alice" publish under "alice/" only and
+// subscribe to anything but "secret/#".
+class Rules final : public Authenticator, public Authorizer {
+ public:
+  ReasonCode authenticate(const Connect& c) override {
+    return c.username == std::optional<std::string>("mallory")
+               ? ReasonCode::bad_user_name_or_password
+               : ReasonCode::success;
+  }
+  bool may_publish(const Principal& who, std::string_view topic) override {
+    return !who.username || topic.rfind(*who.username + "/", 0) == 0;
+  }
+  bool may_subscribe(const Principal&, std::string_view filter) override {
+    return filter.rfind("secret/", 0) != 0;
+  }
+};
+
+Connect with_user(std::string id, std::string user, Version v = Version::v5) {
+  Connect c = World::make_connect(std::move(id), v);
+  c.username = std::move(user);
+  return c;
+}
+
+TEST(Engine, AuthenticatorRefusesWithItsReasonCode) {
+  EngineConfig config;
+  auto rules = std::make_shared<Rules>();
+  config.authenticator = rules;
+  config.authorizer = rules;
+  World w(config);
+  for (Version v : {Version::v5, Version::v3_1_1}) {
+    Client& c = w.connect(with_user("m", "mallory", v));
+    const auto refused = c.all<event::ConnectRefused>();
+    ASSERT_EQ(refused.size(), 1u);
+    // 0x86 is 3.1.1 return code 4, which the decoder maps back to 0x86.
+    EXPECT_EQ(refused[0].connack.reason_code, ReasonCode::bad_user_name_or_password);
+  }
+  Client& ok = w.connect(with_user("a", "alice"));
+  EXPECT_EQ(ok.all<event::Connected>().size(), 1u);
+}
+
+TEST(Engine, AuthorizerGuardsPublishAndSubscribe) {
+  EngineConfig config;
+  auto rules = std::make_shared<Rules>();
+  config.authorizer = rules;
+  World w(config);
+  Client& sub = w.connect(World::make_connect("sub"));
+  w.subscribe(sub, "#", QoS::at_least_once);
+  w.subscribe(sub, "secret/#", QoS::at_least_once);
+  const auto acks = sub.all<event::SubscribeAcked>();
+  ASSERT_EQ(acks.size(), 2u);
+  EXPECT_EQ(acks[1].suback.reason_codes, std::vector<ReasonCode>{ReasonCode::not_authorized});
+  Client& alice = w.connect(with_user("alice-1", "alice"));
+  w.publish(alice, "alice/temp", QoS::at_least_once, "ok");
+  w.publish(alice, "bob/temp", QoS::at_least_once, "denied");
+  const auto done = alice.all<event::PublishCompleted>();
+  ASSERT_EQ(done.size(), 2u);
+  EXPECT_EQ(done[0].reason_code, ReasonCode::success);
+  EXPECT_EQ(done[1].outcome, Outcome::refused);
+  EXPECT_EQ(done[1].reason_code, ReasonCode::not_authorized);
+  ASSERT_EQ(sub.messages().size(), 1u);
+  EXPECT_EQ(sub.messages()[0].topic, "alice/temp");
+}
+
+TEST(Engine, TopicLevelLimit) {
+  EngineConfig config;
+  config.max_topic_levels = 3;
+  World w(config);
+  Client& c = w.connect(World::make_connect("c"));
+  w.subscribe(c, "a/b/c/d", QoS::at_most_once);
+  w.subscribe(c, "a/+/c", QoS::at_most_once);
+  const auto acks = c.all<event::SubscribeAcked>();
+  ASSERT_EQ(acks.size(), 2u);
+  EXPECT_EQ(acks[0].suback.reason_codes, std::vector<ReasonCode>{ReasonCode::topic_filter_invalid});
+  EXPECT_EQ(acks[1].suback.reason_codes, std::vector<ReasonCode>{ReasonCode::success});
+  w.publish(c, "a/b/c/d", QoS::at_least_once);
+  w.publish(c, "a/b/c", QoS::at_least_once);
+  const auto done = c.all<event::PublishCompleted>();
+  ASSERT_EQ(done.size(), 2u);
+  EXPECT_EQ(done[0].reason_code, ReasonCode::topic_name_invalid);
+  ASSERT_EQ(c.messages().size(), 1u);
+  EXPECT_EQ(c.messages()[0].topic, "a/b/c");
+}
+
+}  // namespace
+}  // namespace assay::broker::test

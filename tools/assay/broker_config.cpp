@@ -140,6 +140,10 @@ std::string apply_broker_config(const json& config, broker::ServerOptions& o) {
        [&](const json& v, const std::string& k) {
          e.max_retained_messages = integer<std::size_t>(v, k, 0, 100'000'000);
        }},
+      {"max_topic_levels",
+       [&](const json& v, const std::string& k) {
+         e.max_topic_levels = integer<std::size_t>(v, k, 1, 65535);
+       }},
       {"sys_interval",
        [&](const json& v, const std::string& k) {
          e.sys_interval = std::chrono::seconds(integer<int>(v, k, 0, 86400));

@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "assay/broker/auth.hpp"
 #include "assay/mqtt/connection.hpp"
 #include "assay/mqtt/subscription_index.hpp"
 
@@ -46,6 +47,12 @@ struct EngineConfig {
   // Assign a client id to a client that sends an empty one [MQTT-3.1.3-6].
   bool assign_client_ids = true;
   std::size_t max_subscriptions_per_client = 1000;
+  // Topic names and filters with more levels are refused (SUBACK 0x8F/0x80;
+  // a PUBLISH is acknowledged with 0x90 in 5.0 and not routed).
+  std::size_t max_topic_levels = 64;
+  // Security hooks; both default to one shared AllowAll.
+  std::shared_ptr<Authenticator> authenticator;
+  std::shared_ptr<Authorizer> authorizer;
   // Offline queue bounds per session; QoS 0 messages are queued for
   // offline clients only when queue_qos0_offline is set.
   mqtt::SessionLimits session_limits;

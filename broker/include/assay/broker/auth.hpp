@@ -1,0 +1,48 @@
+// The engine's security interfaces: who may connect (Authenticator) and what
+// a connected client may publish and subscribe to (Authorizer). The default,
+// AllowAll, lets everything through; password files and ACL rules plug in
+// here (the security issue). Both are called on the engine's thread, with no
+// I/O expected: an implementation that must consult a remote service caches.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "assay/mqtt/packets.hpp"
+
+namespace assay::broker {
+
+// A connected client as the Authorizer sees it.
+struct Principal {
+  std::string client_id;
+  std::optional<std::string> username;
+};
+
+class Authenticator {
+ public:
+  virtual ~Authenticator() = default;
+  // Success, or the CONNACK Reason Code to refuse with: 0x86 (Bad User Name
+  // or Password), 0x87 (Not authorized), 0x8A (Banned), ... A 3.1.1 client
+  // gets the matching return code (0x86 -> 4, 0x87 -> 5, else 5).
+  virtual mqtt::ReasonCode authenticate(const mqtt::Connect& connect) = 0;
+};
+
+class Authorizer {
+ public:
+  virtual ~Authorizer() = default;
+  // A PUBLISH that may not be published is acknowledged with 0x87 (5.0) or
+  // dropped after its acknowledgement (3.1.1, which has no way to say no).
+  virtual bool may_publish(const Principal& who, std::string_view topic) = 0;
+  // A filter that may not be subscribed gets SUBACK 0x87 (5.0) or 0x80.
+  virtual bool may_subscribe(const Principal& who, std::string_view filter) = 0;
+};
+
+class AllowAll final : public Authenticator, public Authorizer {
+ public:
+  mqtt::ReasonCode authenticate(const mqtt::Connect&) override { return mqtt::ReasonCode::success; }
+  bool may_publish(const Principal&, std::string_view) override { return true; }
+  bool may_subscribe(const Principal&, std::string_view) override { return true; }
+};
+
+}  // namespace assay::broker

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <deque>
 #include <unordered_map>
+#include <vector>
 
 namespace assay::broker {
 namespace {
@@ -79,6 +80,7 @@ class Server {
     mqtt::Bytes pending;  // coalesced output of this event-loop turn
     mqtt::Bytes writing;
     bool write_in_progress = false;
+    bool flush_queued = false;  // in to_flush_
     bool close_after = false;
     bool closed = false;
   };
@@ -158,8 +160,10 @@ class Server {
         });
   }
 
-  // After every input: collect the engine's output per connection (one
-  // write per connection per turn), then re-arm the timer.
+  // After every input: collect the engine's output per connection, then
+  // re-arm the timer. The writes wait for a handler posted behind the ones
+  // already ready, so the output of every read in this turn of the event
+  // loop goes out in one write per connection.
   void after_input() {
     while (auto out = engine_.poll_output()) {
       const auto it = peers_.find(out->id);
@@ -167,9 +171,26 @@ class Server {
       Peer& peer = *it->second;
       peer.pending.insert(peer.pending.end(), out->bytes.begin(), out->bytes.end());
       peer.close_after = peer.close_after || out->close_after;
-      write(it->second);
+      if (!peer.flush_queued) {
+        peer.flush_queued = true;
+        to_flush_.push_back(it->second);
+      }
+    }
+    if (!to_flush_.empty() && !flush_posted_) {
+      flush_posted_ = true;
+      asio::post(io_, [this] { flush(); });
     }
     arm_timer();
+  }
+
+  void flush() {
+    flush_posted_ = false;
+    std::vector<std::shared_ptr<Peer>> peers;
+    peers.swap(to_flush_);
+    for (auto& peer : peers) {
+      peer->flush_queued = false;
+      write(peer);
+    }
   }
 
   void write(const std::shared_ptr<Peer>& peer) {
@@ -248,6 +269,8 @@ class Server {
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
   std::unordered_map<ConnectionId, std::shared_ptr<Peer>> peers_;
   bool stopping_ = false;
+  std::vector<std::shared_ptr<Peer>> to_flush_;  // peers with output this turn
+  bool flush_posted_ = false;
 };
 
 }  // namespace

@@ -54,6 +54,8 @@ struct Engine::Link {
   std::string client_id;  // set once accepted
   std::optional<std::string> username;
   bool close_requested = false;
+  bool in_work = false;   // queued in work_
+  bool in_dirty = false;  // queued in dirty_
 };
 
 Engine::Engine(EngineConfig config, Time now) : config_(std::move(config)), started_(now) {
@@ -85,7 +87,7 @@ void Engine::receive(ConnectionId id, ByteView bytes, Time now) {
   if (it == links_.end()) return;
   counters_.bytes_received += bytes.size();
   it->second->conn.receive(bytes, now);
-  work_.insert(id);
+  schedule(*it->second);
   process(now);
 }
 
@@ -93,7 +95,7 @@ void Engine::transport_closed(ConnectionId id, Time now) {
   const auto it = links_.find(id);
   if (it == links_.end()) return;
   it->second->conn.transport_closed(now);
-  work_.insert(id);
+  schedule(*it->second);
   process(now);
 }
 
@@ -104,7 +106,7 @@ void Engine::handle_timeout(Time now) {
     deadline_of_.erase(id);
     if (const auto it = links_.find(id); it != links_.end()) {
       it->second->conn.handle_timeout(now);
-      work_.insert(id);
+      schedule(*it->second);
     }
   }
   while (!session_timers_.empty() && session_timers_.begin()->first <= now) {
@@ -161,17 +163,17 @@ void Engine::shutdown(Time now) {
     } else {
       link->conn.close(CloseCause::disconnect_sent, now);
     }
-    work_.insert(id);
+    schedule(*link);
   }
   process(now);
 }
 
 std::optional<Engine::Output> Engine::poll_output() {
   while (!dirty_.empty()) {
-    const ConnectionId id = *dirty_.begin();
-    dirty_.erase(dirty_.begin());
+    const ConnectionId id = dirty_.pop();
     const auto it = links_.find(id);
     if (it == links_.end()) continue;
+    it->second->in_dirty = false;
     Output out;
     out.id = id;
     it->second->conn.poll_transmit(out.bytes);
@@ -212,15 +214,15 @@ EngineStats Engine::stats() const {
 // routing a message to one connection gives that one events too.
 void Engine::process(Time now) {
   while (!work_.empty()) {
-    const ConnectionId id = *work_.begin();
-    work_.erase(work_.begin());
+    const ConnectionId id = work_.pop();
     const auto it = links_.find(id);
     if (it == links_.end()) continue;
     Link& link = *it->second;
+    link.in_work = false;
     while (auto e = link.conn.poll_event())
       on_event(link, *e, now);
     if (links_.contains(id)) {
-      dirty_.insert(id);
+      mark_dirty(link);
       touch(id);
       if (link.conn.state() == Connection::State::closed) {
         links_.erase(id);
@@ -230,16 +232,32 @@ void Engine::process(Time now) {
   }
 }
 
+void Engine::schedule(Link& link) {
+  if (link.in_work) return;
+  link.in_work = true;
+  work_.ids.push_back(link.id);
+}
+
+void Engine::mark_dirty(Link& link) {
+  if (link.in_dirty) return;
+  link.in_dirty = true;
+  dirty_.ids.push_back(link.id);
+}
+
 void Engine::touch(ConnectionId id) {
-  if (const auto old = deadline_of_.find(id); old != deadline_of_.end()) {
+  const auto link = links_.find(id);
+  const std::optional<Time> next =
+      link == links_.end() ? std::nullopt : link->second->conn.next_deadline();
+  const auto old = deadline_of_.find(id);
+  if (old != deadline_of_.end() && next == old->second) return;  // unchanged: no work
+  if (!next && old == deadline_of_.end()) return;
+  if (old != deadline_of_.end()) {
     deadlines_.erase({old->second, id});
     deadline_of_.erase(old);
   }
-  const auto it = links_.find(id);
-  if (it == links_.end()) return;
-  if (const auto d = it->second->conn.next_deadline()) {
-    deadlines_.insert({*d, id});
-    deadline_of_[id] = *d;
+  if (next) {
+    deadlines_.insert({*next, id});
+    deadline_of_[id] = *next;
   }
 }
 
@@ -347,7 +365,7 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
       other.conn.disconnect(Disconnect{ReasonCode::session_taken_over, {}, {}}, now);
       old.session = other.conn.take_session();
       other.client_id.clear();  // its Closed event no longer concerns the session
-      work_.insert(other.id);
+      schedule(other);
     }
     old.link.reset();
     // The old connection's Will: a resumed session with a Will Delay cancels
@@ -580,22 +598,38 @@ std::size_t Engine::route(const Publish& message, const std::string& publisher, 
   // One copy per session, at the highest QoS of its matching subscriptions,
   // with all their identifiers [MQTT-3.3.4-2], [MQTT-3.3.4-3], [MQTT-3.3.4-4].
   struct Target {
+    const std::string* client;
     QoS qos = QoS::at_most_once;
     bool retain = false;
     std::vector<std::uint32_t> identifiers;
   };
-  std::map<std::string, Target> targets;
+  std::vector<Target> targets;  // one per matching subscription, merged below
   subscriptions_.match(message.topic, [&](const std::string& client, const Subscription& sub) {
     if (sub.options.no_local && client == publisher) return;  // [MQTT-3.8.3-3]
-    auto& t = targets[client];
-    t.qos = std::max(t.qos, std::min(message.qos, sub.options.qos));
-    // Retain As Published [MQTT-3.3.1-12], [MQTT-3.3.1-13].
-    t.retain = t.retain || (sub.options.retain_as_published && message.retain);
+    Target t{&client,
+             std::min(message.qos, sub.options.qos),
+             // Retain As Published [MQTT-3.3.1-12], [MQTT-3.3.1-13].
+             sub.options.retain_as_published && message.retain,
+             {}};
     if (sub.identifier) t.identifiers.push_back(*sub.identifier);
+    targets.push_back(std::move(t));
   });
+  if (targets.size() > 1) {
+    std::sort(targets.begin(), targets.end(),
+              [](const Target& a, const Target& b) { return *a.client < *b.client; });
+  }
   std::size_t given = 0;
-  for (auto& [client, t] : targets) {
-    const auto it = sessions_.find(client);
+  for (std::size_t i = 0; i < targets.size();) {
+    Target t = std::move(targets[i]);
+    std::size_t j = i + 1;
+    for (; j < targets.size() && *targets[j].client == *t.client; ++j) {
+      t.qos = std::max(t.qos, targets[j].qos);
+      t.retain = t.retain || targets[j].retain;
+      t.identifiers.insert(t.identifiers.end(), targets[j].identifiers.begin(),
+                           targets[j].identifiers.end());
+    }
+    i = j;
+    const auto it = sessions_.find(*t.client);
     if (it == sessions_.end()) continue;
     deliver(*it->second, copy_for(message, t.qos, t.retain, t.identifiers), now);  // [MQTT-3.8.4-8]
     ++given;
@@ -630,7 +664,7 @@ void Engine::deliver(StoredSession& s, Publish message, Time now) {
   if (s.link) {
     if (const auto it = links_.find(*s.link); it != links_.end()) {
       it->second->conn.publish(std::move(message), now);
-      work_.insert(it->first);
+      schedule(*it->second);
       return;
     }
   }

@@ -151,8 +151,26 @@ class Engine {
     mqtt::Time stored_at{0};  // a Message Expiry Interval counts from here
   };
   std::map<std::string, Retained> retained_;
-  std::set<ConnectionId> work_;   // connections that may have events or output
-  std::set<ConnectionId> dirty_;  // connections with output to poll
+  // Connections that may have events (work_) or output to poll (dirty_):
+  // each id at most once (flags in its Link), in the order it came, so that
+  // a message fanned out to many sessions costs no allocation per session.
+  struct IdQueue {
+    std::vector<ConnectionId> ids;
+    std::size_t head = 0;
+    bool empty() const { return head == ids.size(); }
+    ConnectionId pop() {
+      const ConnectionId id = ids[head++];
+      if (head == ids.size()) {
+        ids.clear();
+        head = 0;
+      }
+      return id;
+    }
+  };
+  void schedule(Link& link);
+  void mark_dirty(Link& link);
+  IdQueue work_;
+  IdQueue dirty_;
   std::set<std::pair<mqtt::Time, ConnectionId>> deadlines_;
   std::unordered_map<ConnectionId, mqtt::Time> deadline_of_;
   std::set<std::pair<mqtt::Time, std::string>> session_timers_;  // wills and expiries

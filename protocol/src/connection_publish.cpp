@@ -14,7 +14,7 @@ using wire::cite;
 
 namespace {
 
-std::size_t sent_count(const std::deque<InFlight>& inflight) {
+std::size_t sent_count(const std::vector<InFlight>& inflight) {
   return static_cast<std::size_t>(
       std::count_if(inflight.begin(), inflight.end(), [](const InFlight& f) { return f.sent; }));
 }
@@ -187,7 +187,7 @@ void Connection::start_session(Time now) {
 namespace {
 
 template <class Ack>
-std::deque<InFlight>::iterator find_inflight(std::deque<InFlight>& inflight, const Ack& ack) {
+std::vector<InFlight>::iterator find_inflight(std::vector<InFlight>& inflight, const Ack& ack) {
   return std::find_if(inflight.begin(), inflight.end(),
                       [&](const InFlight& f) { return f.publish.packet_id == ack.packet_id; });
 }
@@ -264,6 +264,8 @@ void Connection::on_publish(Publish p, Time now) {
                    "Topic Alias " + std::to_string(*alias) + " above the Topic Alias Maximum"},
                   now);
     }
+    // The table grows on first use: most connections never use aliases.
+    if (incoming_aliases_.size() <= *alias) incoming_aliases_.resize(std::size_t{*alias} + 1);
     std::string& mapped = incoming_aliases_[*alias];
     if (!p.topic.empty()) {
       mapped = p.topic;

@@ -21,7 +21,6 @@
 
 #include <array>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <set>
 #include <string>
@@ -30,6 +29,7 @@
 #include <vector>
 
 #include "assay/mqtt/codec.hpp"
+#include "assay/mqtt/fifo.hpp"
 #include "assay/mqtt/packets.hpp"
 #include "assay/mqtt/session.hpp"
 #include "assay/mqtt/time.hpp"
@@ -291,7 +291,7 @@ class Connection {
   Version version_ = Version::v5;
   StreamDecoder decoder_;
   Bytes tx_;
-  std::deque<Event> events_;
+  Fifo<Event> events_;
   std::array<std::optional<Time>, timer_count> timers_{};
   Bytes first_bytes_;  // server: the start of the stream, to answer a bad CONNECT
 
@@ -325,7 +325,7 @@ class Connection {
     ReasonCode reason_code;
     Properties properties;
   };
-  std::deque<PendingAck> pending_acks_;    // in receive order
+  Fifo<PendingAck> pending_acks_;          // in receive order
   std::set<std::uint16_t> incoming_open_;  // QoS>0 PUBLISHes counted against our Receive Maximum
   std::vector<std::string> incoming_aliases_;  // index: Topic Alias
   std::unordered_map<std::string, std::uint16_t> outgoing_aliases_;

@@ -6,11 +6,12 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
+#include "assay/mqtt/fifo.hpp"
 #include "assay/mqtt/packets.hpp"
 #include "assay/mqtt/time.hpp"
 
@@ -81,8 +82,8 @@ class Session {
   // and returns its ticket through `ticket`.
   EnqueueResult enqueue(Publish message, Ticket* ticket = nullptr, Time now = Time{0});
 
-  const std::deque<InFlight>& inflight() const { return inflight_; }
-  const std::deque<Queued>& queue() const { return queue_; }
+  const std::vector<InFlight>& inflight() const { return inflight_; }
+  const Fifo<Queued>& queue() const { return queue_; }
   const std::set<std::uint16_t>& incoming_qos2() const { return incoming_qos2_; }
   std::size_t queued_bytes() const { return queued_bytes_; }
   bool empty() const { return inflight_.empty() && queue_.empty() && incoming_qos2_.empty(); }
@@ -111,8 +112,8 @@ class Session {
   Ticket next_ticket_ = 1;
   std::uint16_t next_id_ = 1;
   std::set<std::uint16_t> used_ids_;
-  std::deque<InFlight> inflight_;  // in the order first sent [MQTT-4.6.0-1]
-  std::deque<Queued> queue_;
+  std::vector<InFlight> inflight_;  // in the order first sent [MQTT-4.6.0-1]
+  Fifo<Queued> queue_;
   std::size_t queued_bytes_ = 0;
   std::set<std::uint16_t> incoming_qos2_;  // PUBREC owed or sent, PUBREL not yet received
 };

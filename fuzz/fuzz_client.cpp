@@ -21,6 +21,7 @@
 
 #include "assay/mqtt/codec.hpp"
 #include "assay/mqtt/connection.hpp"
+#include "fuzz_input.hpp"
 
 namespace {
 
@@ -31,23 +32,7 @@ using namespace assay::mqtt;
   std::abort();
 }
 
-class Input {
- public:
-  Input(const std::uint8_t* data, std::size_t size) : p_(data), end_(data + size) {}
-  bool empty() const { return p_ == end_; }
-  std::uint8_t byte() { return p_ == end_ ? 0 : *p_++; }
-  std::uint16_t u16() { return static_cast<std::uint16_t>(byte() << 8 | byte()); }
-  ByteView take(std::size_t n) {
-    n = std::min<std::size_t>(n, static_cast<std::size_t>(end_ - p_));
-    ByteView v(p_, n);
-    p_ += n;
-    return v;
-  }
-
- private:
-  const std::uint8_t* p_;
-  const std::uint8_t* end_;
-};
+using assay::fuzz::Input;
 
 struct Harness {
   Connection client;

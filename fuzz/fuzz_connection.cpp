@@ -15,6 +15,7 @@
 #include <deque>
 
 #include "assay/mqtt/connection.hpp"
+#include "fuzz_input.hpp"
 
 namespace {
 
@@ -25,22 +26,7 @@ using namespace assay::mqtt;
   std::abort();
 }
 
-class Input {
- public:
-  Input(const std::uint8_t* data, std::size_t size) : p_(data), end_(data + size) {}
-  bool empty() const { return p_ == end_; }
-  std::uint8_t byte() { return p_ == end_ ? 0 : *p_++; }
-  ByteView take(std::size_t n) {
-    n = std::min<std::size_t>(n, static_cast<std::size_t>(end_ - p_));
-    ByteView v(p_, n);
-    p_ += n;
-    return v;
-  }
-
- private:
-  const std::uint8_t* p_;
-  const std::uint8_t* end_;
-};
+using assay::fuzz::Input;
 
 struct Harness {
   Connection server;

@@ -184,7 +184,9 @@ void TcpNetwork::wait(Time until) {
 }
 
 std::string TcpNetwork::describe() const {
-  return std::string(impl_->options.tls ? "tls " : "tcp ") + impl_->options.host + ":" +
+  const std::string& h = impl_->options.host;
+  const bool v6 = h.find(':') != std::string::npos;
+  return std::string(impl_->options.tls ? "tls " : "tcp ") + (v6 ? "[" + h + "]" : h) + ":" +
          std::to_string(impl_->options.port);
 }
 

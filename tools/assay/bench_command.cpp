@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "assay/mqtt/connection.hpp"
+#include "host_port.hpp"
 
 namespace assay::tools {
 
@@ -256,15 +257,14 @@ std::int64_t percentile(std::vector<std::int64_t>& v, double p) {
 
 int run_bench(const BenchArgs& a) {
   Bench b(a);
-  std::string host = a.target;
-  std::string port = "1883";
-  if (auto colon = a.target.rfind(':'); colon != std::string::npos) {
-    host = a.target.substr(0, colon);
-    port = a.target.substr(colon + 1);
+  const auto target = parse_host_port(a.target, 1883);
+  if (!target) {
+    std::cerr << "assay bench: '" << a.target << "' is not HOST[:PORT]\n";
+    return 2;
   }
   boost::system::error_code ec;
   tcp::resolver resolver(b.io);
-  auto endpoints = resolver.resolve(host, port, ec);
+  auto endpoints = resolver.resolve(target->host, std::to_string(target->port), ec);
   if (ec || endpoints.empty()) {
     std::cerr << "assay bench: cannot resolve " << a.target << '\n';
     return 2;

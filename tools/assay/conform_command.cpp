@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "host_port.hpp"
 #include "tcp_network.hpp"
 
 namespace assay::tools {
@@ -277,23 +278,13 @@ void add_conform_command(CLI::App& app) {
     t.tls = a->tls || !a->cafile.empty();
     t.insecure = a->insecure;
     if (!a->cafile.empty()) t.cafile = a->cafile;
-    t.port = t.tls ? 8883 : 1883;
-    t.host = a->target;
-    if (const auto colon = a->target.rfind(':');
-        colon != std::string::npos && a->target.find(']') == std::string::npos) {
-      t.host = a->target.substr(0, colon);
-      try {
-        const int port = std::stoi(a->target.substr(colon + 1));
-        if (port < 1 || port > 65535) throw std::out_of_range("port");
-        t.port = static_cast<std::uint16_t>(port);
-      } catch (const std::exception&) {
-        std::cerr << "assay conform: bad port in '" << a->target << "'\n";
-        throw CLI::RuntimeError(2);
-      }
+    const auto target = parse_host_port(a->target, t.tls ? 8883 : 1883);
+    if (!target) {
+      std::cerr << "assay conform: '" << a->target << "' is not HOST[:PORT]\n";
+      throw CLI::RuntimeError(2);
     }
-    if (t.host.size() > 2 && t.host.front() == '[' && t.host.back() == ']') {
-      t.host = t.host.substr(1, t.host.size() - 2);
-    }
+    t.host = target->host;
+    t.port = target->port;
 
     Report report;
     try {

@@ -54,6 +54,30 @@ void cases::connect(std::vector<Case>& out) {
              p.expect_close("after CONNACK 0x01");
            });
 
+  add_case(out, "3.1", "connect.refused-ignores-data",
+           "after refusing a CONNECT the server processes nothing the client sent after it",
+           {"MQTT-3.1.4-5", "MQTT-3.2.2-4", "MQTT-3.2.2-5"},
+           {"MQTT-3.1.4-6", "MQTT-3.2.2-6", "MQTT-3.2.2-7"}, [](Context& ctx) {
+             const std::string t = ctx.topic("refused");
+             Peer& w = connected(ctx, "watcher");
+             w.subscribe(t, QoS::at_most_once);
+             Peer& p = ctx.peer("client");
+             // Protocol level 6 (unknown to both versions), then a PUBLISH in
+             // the same write.
+             Bytes bytes = raw_connect(ctx.version, ctx.client_id(), 0x02, "MQTT", 6);
+             FrameBuilder f(PacketType::publish, 0);
+             f.string(t);
+             if (ctx.v5()) f.vbi(0);
+             const Bytes publish = f.bytes({'x'}).build();
+             bytes.insert(bytes.end(), publish.begin(), publish.end());
+             p.send_raw(bytes, "CONNECT with protocol level 6, then PUBLISH");
+             const Bytes got = p.raw_until_close("refused CONNECT");
+             // A refusing CONNACK (either format) must have Session Present 0.
+             ctx.check(got.size() < 3 || (got[2] & 0x01) == 0,
+                       "a refusing CONNACK must have Session Present 0");
+             w.expect_no_publish("the PUBLISH after a refused CONNECT must not be processed");
+           });
+
   add_case(out, "3.1", "connect.reserved-flag", "the reserved CONNECT flag must be 0",
            {"MQTT-3.1.2-3"}, {"MQTT-3.1.2-3"}, [](Context& ctx) {
              Peer& p = ctx.peer("client");
@@ -101,7 +125,8 @@ void cases::connect(std::vector<Case>& out) {
 
   add_case(out, "3.2", "connect.connack-first",
            "CONNACK (Success) comes before any other packet, even when the client does not wait",
-           {"MQTT-3.2.0-1", "MQTT-3.1.4-4"}, {"MQTT-3.2.0-1", "MQTT-3.1.4-5"}, [](Context& ctx) {
+           {"MQTT-3.2.0-1", "MQTT-3.1.4-4"}, {"MQTT-3.2.0-1", "MQTT-3.2.0-2", "MQTT-3.1.4-5"},
+           [](Context& ctx) {
              Peer& p = ctx.peer("client");
              Connect c = ctx.connect_packet(ctx.client_id());
              if (ctx.options.username) c.username = ctx.options.username;
@@ -124,6 +149,7 @@ void cases::connect(std::vector<Case>& out) {
                pingresp = pingresp || std::holds_alternative<Pingresp>(a.packet);
              }
              ctx.check(suback && pingresp, "expected SUBACK and PINGRESP after CONNACK");
+             p.expect_nothing("one CONNACK per connection [MQTT-3.2.0-2]");
            });
 
   add_case(out, "3.1", "connect.client-id-23", "a 23-character alphanumeric client id is allowed",
@@ -168,14 +194,30 @@ void cases::connect(std::vector<Case>& out) {
            });
 
   add_case(out, "3.1", "connect.takeover", "a second connection with the same id takes over",
-           {"MQTT-3.1.4-2"}, {"MQTT-3.1.4-3"}, [](Context& ctx) {
+           {"MQTT-3.1.4-2"}, {"MQTT-3.1.4-3", "MQTT-3.14.2-2", "MQTT-3.14.4-1"}, [](Context& ctx) {
              const std::string id = ctx.client_id();
              Peer& a = ctx.peer("first");
              a.connect_ok(ctx.connect_packet(id));
              Peer& b = ctx.peer("second");
              b.connect_ok(ctx.connect_packet(id));
              if (ctx.v5()) {
-               a.expect_close_with("the first connection", {ReasonCode::session_taken_over});
+               // The server "sends a DISCONNECT ... 0x8E" and MUST close; §4.13
+               // lets a server close without one, so only a DISCONNECT that
+               // comes is checked: 0x8E, no Session Expiry [MQTT-3.14.2-2],
+               // and nothing after it [MQTT-3.14.4-1].
+               Peer::Arrival got = a.next(ctx.options.timeout);
+               if (got.kind == Peer::Arrival::Kind::packet) {
+                 const auto* d = std::get_if<Disconnect>(&got.packet);
+                 ctx.check(d != nullptr, "expected DISCONNECT or a close, got " +
+                                             describe(got.packet, ctx.version));
+                 ctx.check(d->reason_code == ReasonCode::session_taken_over,
+                           "DISCONNECT must carry 0x8E (Session taken over)");
+                 ctx.check(!d->properties.contains(PropertyId::session_expiry_interval),
+                           "a server's DISCONNECT must not carry Session Expiry");
+                 got = a.next(ctx.options.timeout);
+               }
+               ctx.check(got.kind == Peer::Arrival::Kind::closed,
+                         "the first connection must be closed, with nothing after DISCONNECT");
              } else {
                a.expect_close("the first connection");
              }

@@ -175,6 +175,68 @@ void cases::subscribe(std::vector<Case>& out) {
              }
            });
 
+  add_case(out, "3.10", "unsubscribe.several",
+           "an UNSUBSCRIBE with several filters: one UNSUBACK, one code per filter in order",
+           {"MQTT-3.10.4-6"}, {"MQTT-3.10.4-6", "MQTT-3.11.3-1", "MQTT-3.11.3-2"},
+           [](Context& ctx) {
+             const std::string kept = ctx.topic("kept");
+             Peer& p = connected(ctx, "client");
+             p.subscribe(ctx.topic("u1"), QoS::at_most_once);
+             p.subscribe(kept, QoS::at_most_once);
+             p.send(Unsubscribe{7, {}, {ctx.topic("never"), ctx.topic("u1")}});
+             const Unsuback ack = p.expect<Unsuback>("UNSUBSCRIBE with two filters");
+             ctx.check(ack.packet_id == 7, "UNSUBACK for another packet id");
+             if (ctx.v5()) {
+               ctx.check(ack.reason_codes.size() == 2, "UNSUBACK needs one code per filter");
+               ctx.check(ack.reason_codes[1] == ReasonCode::success,
+                         "the second filter was subscribed: expected 0x00 in second place");
+               ctx.check(ack.reason_codes[0] == ReasonCode::no_subscription_existed ||
+                             ack.reason_codes[0] == ReasonCode::success,
+                         "expected 0x11 or 0x00 in first place");
+             }
+             p.expect_nothing("one UNSUBACK for the whole packet");
+             Peer& pub = connected(ctx, "publisher");
+             pub.publish(ctx.topic("u1"), "gone", QoS::at_most_once);
+             pub.publish(kept, "kept", QoS::at_most_once);
+             ctx.check(text(p.expect_publish("the subscription not named").payload) == "kept",
+                       "only the unnamed subscription may deliver");
+           });
+
+  add_case(out, "4.7", "topic.no-normalisation",
+           "topics and filters are matched as written: empty levels count, nothing is normalised",
+           {"MQTT-4.7.3-4"}, {"MQTT-4.7.3-4"}, [](Context& ctx) {
+             Peer& sub = connected(ctx, "subscriber");
+             sub.subscribe(ctx.topic("a//b"), QoS::at_most_once);
+             sub.subscribe(ctx.topic("c/"), QoS::at_most_once);
+             Peer& pub = connected(ctx, "publisher");
+             for (const char* leaf : {"a/b", "c", "a//b", "c/"}) {
+               pub.publish(ctx.topic(leaf), leaf, QoS::at_most_once);
+             }
+             for (const char* leaf : {"a//b", "c/"}) {
+               const Publish m = sub.expect_publish(std::string("the message on ") + leaf);
+               ctx.check(m.topic == ctx.topic(leaf),
+                         "expected topic " + ctx.topic(leaf) + ", got " + m.topic);
+             }
+             sub.expect_no_publish("'a/b' and 'c' match neither 'a//b' nor 'c/'");
+           });
+
+  add_case(out, "1.5", "topic.bom-kept",
+           "U+FEFF in a topic is a character like any other: not stripped", {"MQTT-1.5.3-3"},
+           {"MQTT-1.5.4-3"}, [](Context& ctx) {
+             const std::string t = ctx.topic(
+                 "\xEF\xBB\xBF"
+                 "bom");
+             Peer& sub = connected(ctx, "subscriber");
+             sub.subscribe(t, QoS::at_most_once);
+             Peer& pub = connected(ctx, "publisher");
+             pub.publish(ctx.topic("bom"), "without", QoS::at_most_once);
+             pub.publish(t, "with", QoS::at_most_once);
+             const Publish m = sub.expect_publish("the message on the topic with U+FEFF");
+             ctx.check(m.topic == t && text(m.payload) == "with",
+                       "the U+FEFF was stripped from the topic");
+             sub.expect_no_publish("the topic without U+FEFF is another topic");
+           });
+
   add_case(out, "3.10", "unsubscribe.stops", "after UNSUBACK no new messages are delivered",
            {"MQTT-3.10.4-2"}, {"MQTT-3.10.4-2", "MQTT-3.10.4-1"}, [](Context& ctx) {
              const std::string t = ctx.topic("u");

@@ -4,6 +4,9 @@
 # (Debian's), whose failures must all be known deviations
 # (conformance/known/mosquitto.txt, evidence in docs/conformance.md). Stops
 # both brokers by PID.
+# Mosquitto also gets a TLS listener on MOSQUITTO_PORT + 10 with a throwaway
+# CA and certificate (openssl), to check the suite's TLS transport: a part of
+# the suite over TLS with --cafile, and a refusal without it.
 #   against_brokers.sh ASSAY_BINARY ASSAY_PORT MOSQUITTO_PORT [MOSQUITTO_BINARY]
 set -euo pipefail
 assay=$1
@@ -22,7 +25,26 @@ trap cleanup EXIT
 
 "$assay" broker --bind 127.0.0.1 -p "$assay_port" -q 2>"$work/assay.log" &
 pids+=($!)
-printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$mosquitto_port" >"$work/mosquitto.conf"
+tls_port=$((mosquitto_port + 10))
+# Mosquitto started as root drops to its own user before reading the key.
+chmod 755 "$work"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=assay test CA" \
+  -keyout "$work/ca.key" -out "$work/ca.pem" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+  -keyout "$work/server.key" -out "$work/server.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$work/san.cnf"
+openssl x509 -req -days 2 -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
+  -CAcreateserial -extfile "$work/san.cnf" -out "$work/server.pem" 2>/dev/null
+chmod 644 "$work/server.key"
+cat >"$work/mosquitto.conf" <<CONF
+per_listener_settings false
+allow_anonymous true
+listener $mosquitto_port 127.0.0.1
+listener $tls_port 127.0.0.1
+cafile $work/ca.pem
+certfile $work/server.pem
+keyfile $work/server.key
+CONF
 "$mosquitto" -c "$work/mosquitto.conf" 2>"$work/mosquitto.log" &
 pids+=($!)
 
@@ -36,6 +58,7 @@ wait_port() {
 }
 wait_port "$assay_port"
 wait_port "$mosquitto_port"
+wait_port "$tls_port"
 
 status=0
 echo "== assay broker"
@@ -70,5 +93,28 @@ for cid in unknown:
     for line in c["exchange"][-40:]:
         print("     ", line["at_ms"], line["peer"], line["direction"], line["text"][:300])
 sys.exit(1 if unknown else 0)
+PY
+echo "== mosquitto over TLS"
+if "$assay" conform "127.0.0.1:$tls_port" --tls --only 'connect.*,publish.qos*' -o /dev/null >"$work/tls.out" 2>&1; then
+  echo "!! TLS without the CA was accepted"
+  status=1
+elif ! grep -q "certificate verify failed" "$work/tls.out"; then
+  echo "!! TLS without the CA: unexpected error: $(cat "$work/tls.out")"
+  status=1
+else
+  echo "  refused without --cafile: certificate verify failed"
+fi
+"$assay" conform "127.0.0.1:$tls_port" --tls --cafile "$work/ca.pem" \
+  --only 'connect.*,publish.qos*,session.resend-*' --report json -o "$work/tls.json" >/dev/null || true
+python3 - "$work/tls.json" "$here/known/mosquitto.txt" <<'PY' || status=1
+import json, sys
+report = json.load(open(sys.argv[1]))
+known = {line.split("#")[0].strip() for line in open(sys.argv[2])} - {""}
+s = report["summary"]
+print(f"  {report['target']}: {s['passed']} passed, {s['failed']} failed, {s['not_applicable']} not applicable")
+unknown = [c for c in report["cases"] if c["verdict"] == "failed" and c["id"] not in known]
+for c in unknown:
+    print("!! unexpected failure over TLS:", c["id"], "-", c["message"])
+sys.exit(1 if unknown or s["passed"] == 0 else 0)
 PY
 exit $status

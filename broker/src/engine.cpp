@@ -562,15 +562,9 @@ void Engine::send_retained(StoredSession& s, const std::string& filter, const Su
     // otherwise it goes out with what is left of the interval
     // [MQTT-3.3.2-5], [MQTT-3.3.2-6].
     Publish message = stored.message;
-    if (const auto interval = message.properties.integer(PropertyId::message_expiry_interval)) {
-      const auto waited =
-          std::chrono::duration_cast<std::chrono::seconds>(now - stored.stored_at).count();
-      if (waited >= 0 && static_cast<std::uint64_t>(waited) >= *interval) {
-        it = retained_.erase(it);
-        continue;
-      }
-      message.properties.set(PropertyId::message_expiry_interval,
-                             *interval - static_cast<std::uint32_t>(std::max<long>(waited, 0)));
+    if (!age_message_expiry(message, stored.stored_at, now)) {
+      it = retained_.erase(it);
+      continue;
     }
     // Retained deliveries keep RETAIN=1 [MQTT-3.3.1-9].
     deliver(s,

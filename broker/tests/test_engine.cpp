@@ -523,3 +523,35 @@ TEST(Engine, TopicLevelLimit) {
 
 }  // namespace
 }  // namespace assay::broker::test
+
+namespace assay::broker::test {
+namespace {
+
+// A retained message goes out with what is left of its Message Expiry
+// Interval, and not at all once it has passed [MQTT-3.3.2-5], [MQTT-3.3.2-6].
+TEST(Engine, MQTT_3_3_2_5_RetainedMessagesExpire) {
+  EngineConfig config;
+  config.sys_interval = Duration{0};
+  World w(config);
+  Client& pub = w.connect(World::make_connect("pub"));
+  Publish p;
+  p.topic = "r";
+  p.retain = true;
+  p.payload = SharedBytes(std::string_view("x"));
+  p.properties.add(PropertyId::message_expiry_interval, 3u);
+  pub.conn->publish(std::move(p), w.now);
+  w.pump();
+  w.advance(std::chrono::seconds(1));
+  Client& early = w.connect(World::make_connect("early"));
+  w.subscribe(early, "r", QoS::at_most_once);
+  ASSERT_EQ(early.messages().size(), 1u);
+  EXPECT_EQ(early.messages()[0].properties.integer(PropertyId::message_expiry_interval), 2u);
+  w.advance(std::chrono::seconds(2));
+  Client& late = w.connect(World::make_connect("late"));
+  w.subscribe(late, "r", QoS::at_most_once);
+  EXPECT_TRUE(late.messages().empty());
+  EXPECT_EQ(w.engine.stats().retained, 0u);
+}
+
+}  // namespace
+}  // namespace assay::broker::test

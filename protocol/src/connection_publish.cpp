@@ -109,25 +109,6 @@ void Connection::send_publish(InFlight* entry, Publish message, Ticket ticket, T
     complete(ticket, 0, qos, Outcome::acknowledged, ReasonCode::success);
 }
 
-namespace {
-
-// A queued message's Message Expiry Interval, lowered by the whole seconds it
-// waited [MQTT-3.3.2-6]; false when it has expired and must not be sent
-// [MQTT-3.3.2-5]. Once a PUBLISH is sent, expiry no longer applies
-// [MQTT-4.3.3-7].
-bool apply_expiry(Queued& q, Time now) {
-  const auto interval = q.publish.properties.integer(PropertyId::message_expiry_interval);
-  if (!interval) return true;
-  const auto waited = std::chrono::duration_cast<std::chrono::seconds>(now - q.queued_at).count();
-  if (waited <= 0) return true;
-  if (static_cast<std::uint64_t>(waited) >= *interval) return false;
-  q.publish.properties.set(PropertyId::message_expiry_interval,
-                           *interval - static_cast<std::uint32_t>(waited));
-  return true;
-}
-
-}  // namespace
-
 // Sends what the quota allows: first in-flight messages not yet sent on this
 // connection (in their original order [MQTT-4.6.0-1]), then the queue.
 void Connection::drain(Time now) {
@@ -149,7 +130,8 @@ void Connection::drain(Time now) {
     Queued q = std::move(front);
     session_.queue_.pop_front();
     session_.queued_bytes_ -= q.publish.topic.size() + q.publish.payload.size();
-    if (!apply_expiry(q, now)) {
+    // Expiry applies while queued; once sent, no longer [MQTT-4.3.3-7].
+    if (!age_message_expiry(q.publish, q.queued_at, now)) {
       complete(q.ticket, 0, q.publish.qos, Outcome::expired, ReasonCode::success);
       continue;
     }

@@ -159,4 +159,15 @@ std::optional<Session> Session::parse(ByteView bytes) {
   return s;
 }
 
+bool age_message_expiry(Publish& message, Time since, Time now) {
+  const auto interval = message.properties.integer(PropertyId::message_expiry_interval);
+  if (!interval) return true;
+  const auto waited = std::chrono::duration_cast<std::chrono::seconds>(now - since).count();
+  if (waited <= 0) return true;
+  if (static_cast<std::uint64_t>(waited) >= *interval) return false;
+  message.properties.set(PropertyId::message_expiry_interval,
+                         *interval - static_cast<std::uint32_t>(waited));
+  return true;
+}
+
 }  // namespace assay::mqtt

@@ -49,6 +49,13 @@ struct Queued {
   friend bool operator==(const Queued&, const Queued&) = default;
 };
 
+// Ages a message that waited from `since` to `now`: its Message Expiry
+// Interval is lowered by the whole seconds it waited [MQTT-3.3.2-6]. False
+// when the interval has passed, and the message must not be sent
+// [MQTT-3.3.2-5]. A message without the property never expires. Used for
+// queued messages here and for retained messages by the broker.
+bool age_message_expiry(Publish& message, Time since, Time now);
+
 struct SessionLimits {
   std::size_t max_queued_messages = 1000;
   std::size_t max_queued_bytes = 16 * 1024 * 1024;  // payload + topic bytes

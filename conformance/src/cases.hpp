@@ -18,6 +18,17 @@ inline std::string text(const SharedBytes& b) {
   return std::string(b.begin(), b.end());
 }
 
+// An application message; a packet id only where the case picks one.
+inline Publish message(const std::string& topic, const std::string& payload,
+                       QoS qos = QoS::at_most_once, std::uint16_t packet_id = 0) {
+  Publish p;
+  p.topic = topic;
+  p.qos = qos;
+  p.packet_id = packet_id;
+  p.payload = text(payload);
+  return p;
+}
+
 // The variable header and payload of a CONNECT, written by hand so that any
 // field can be wrong: protocol name and level, flags, keep alive, (5.0)
 // empty properties, client id, then `rest` (will and credentials).

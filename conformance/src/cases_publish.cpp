@@ -42,12 +42,8 @@ void cases::publish(std::vector<Case>& out) {
              need_qos(ctx, QoS::at_least_once);
              const std::string t = ctx.topic("q1");
              auto [sub, pub] = pair(ctx, t, QoS::at_least_once);
-             Publish p;
-             p.topic = t;
-             p.qos = QoS::at_least_once;
-             p.packet_id = 0x1234;
-             p.payload = text("one");
-             pub.publish(p);  // checks the PUBACK's packet id
+             pub.publish(
+                 message(t, "one", QoS::at_least_once, 0x1234));  // checks the PUBACK's packet id
              const Publish m = sub.expect_publish("a QoS 1 message");
              ctx.check(m.qos == QoS::at_least_once, "expected QoS 1, got " + qos_name(m.qos));
              ctx.check(m.packet_id != 0 && !m.dup, "expected a non-zero packet id and DUP 0");
@@ -71,11 +67,7 @@ void cases::publish(std::vector<Case>& out) {
              need_qos(ctx, QoS::exactly_once);
              const std::string t = ctx.topic("dup");
              auto [sub, pub] = pair(ctx, t, QoS::exactly_once);
-             Publish p;
-             p.topic = t;
-             p.qos = QoS::exactly_once;
-             p.packet_id = 7;
-             p.payload = text("once");
+             Publish p = message(t, "once", QoS::exactly_once, 7);
              pub.send(p);
              ctx.check(pub.expect<Pubrec>("QoS 2 PUBLISH").packet_id == 7, "PUBREC id");
              p.dup = true;
@@ -95,12 +87,7 @@ void cases::publish(std::vector<Case>& out) {
              const std::string t = ctx.topic("reuse");
              auto [sub, pub] = pair(ctx, t, QoS::at_least_once);
              for (const char* body : {"first", "second"}) {
-               Publish p;
-               p.topic = t;
-               p.qos = QoS::at_least_once;
-               p.packet_id = 9;
-               p.payload = text(body);
-               pub.publish(p);
+               pub.publish(message(t, body, QoS::at_least_once, 9));
                ctx.check(text(sub.expect_publish(body).payload) == body, "wrong message");
              }
            });
@@ -130,12 +117,8 @@ void cases::publish(std::vector<Case>& out) {
              auto [sub, pub] = pair(ctx, t, q);
              constexpr int n = 20;
              for (int i = 0; i < n; ++i) {
-               Publish p;
-               p.topic = t;
-               p.qos = q;
-               if (q != QoS::at_most_once) p.packet_id = static_cast<std::uint16_t>(100 + i);
-               p.payload = text(std::to_string(i));
-               pub.send(p);
+               const auto id = static_cast<std::uint16_t>(q == QoS::at_most_once ? 0 : 100 + i);
+               pub.send(message(t, std::to_string(i), q, id));
              }
              for (int i = 0; i < n; ++i) {
                const Publish m = sub.expect_publish("message " + std::to_string(i));

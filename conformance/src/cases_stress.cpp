@@ -184,14 +184,10 @@ void run_stress(Context& ctx, QoS qos) {
 
   // Publish everything at once: the Connections keep the in-flight window
   // and queue the rest. Reconnect subscribers and publishers mid-stream.
-  std::vector<std::vector<Ticket>> tickets(publishers);
   for (std::size_t i = 0; i < n; ++i) {
     for (std::size_t p = 0; p < publishers; ++p) {
-      Publish m;
-      m.topic = topics[p];
-      m.qos = qos;
-      m.payload = text(std::to_string(p) + ":" + std::to_string(i));
-      tickets[p].push_back(pubs[p]->conn().publish(std::move(m), ctx.net.now()));
+      const std::string body = std::to_string(p) + ":" + std::to_string(i);
+      pubs[p]->conn().publish(message(topics[p], body, qos), ctx.net.now());
     }
   }
   std::vector<std::size_t> drops_done(all.size(), 0);

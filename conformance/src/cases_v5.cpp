@@ -7,18 +7,6 @@ namespace assay::conformance {
 
 using namespace detail;
 
-namespace {
-
-Publish message(const std::string& topic, const std::string& payload, QoS qos = QoS::at_most_once) {
-  Publish p;
-  p.topic = topic;
-  p.qos = qos;
-  p.payload = text(payload);
-  return p;
-}
-
-}  // namespace
-
 void cases::v5_features(std::vector<Case>& out) {
   add_case(out, "3.3", "v5.topic-alias", "the server accepts Topic Aliases up to its maximum", {},
            {"MQTT-3.3.2-12"}, [](Context& ctx) {

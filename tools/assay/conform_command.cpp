@@ -107,20 +107,20 @@ std::vector<std::string> split_all(const std::vector<std::string>& in) {
 
 }  // namespace
 
-void write_text_report(const Report& report, std::ostream& out, bool details) {
-  for (const CaseResult& r : report.results) {
-    out << std::left << std::setw(5) << conformance::to_string(r.verdict) << ' ' << std::setw(46)
-        << r.test->id() << ' ' << join(r.test->statements, " ") << std::right;
-    if (!r.message.empty() && r.verdict != Verdict::failed) out << "  (" << r.message << ')';
-    out << '\n';
-  }
-  if (details) {
+void write_text_report(const Report& report, std::ostream& out, bool with_verdicts) {
+  if (with_verdicts) {
     for (const CaseResult& r : report.results) {
-      if (r.verdict != Verdict::failed) continue;
-      out << "\n== FAIL " << r.test->id() << " [" << join(r.test->statements, ", ") << "]\n"
-          << "   " << r.test->title << "\n   " << r.message << "\n"
-          << exchange_text(r);
+      out << std::left << std::setw(5) << conformance::to_string(r.verdict) << ' ' << std::setw(46)
+          << r.test->id() << ' ' << join(r.test->statements, " ") << std::right;
+      if (!r.message.empty() && r.verdict != Verdict::failed) out << "  (" << r.message << ')';
+      out << '\n';
     }
+  }
+  for (const CaseResult& r : report.results) {
+    if (r.verdict != Verdict::failed) continue;
+    out << "\n== FAIL " << r.test->id() << " [" << join(r.test->statements, ", ") << "]\n"
+        << "   " << r.test->title << "\n   " << r.message << "\n"
+        << exchange_text(r);
   }
   out << '\n' << summary(report) << '\n';
 }
@@ -323,15 +323,9 @@ void add_conform_command(CLI::App& app) {
     } else if (a->report == "junit") {
       write_junit_report(report, *out);
     } else if (a->out.empty()) {
-      // Progress already listed the verdicts: add the failures and the summary.
-      std::ostringstream details;
-      write_text_report(report, details, true);
-      const std::string text = details.str();
-      const auto first_fail = text.find("\n== FAIL");
-      std::cout << (first_fail == std::string::npos ? "\n" + summary(report) + "\n"
-                                                    : text.substr(first_fail));
+      write_text_report(report, std::cout, false);  // progress listed the verdicts
     } else {
-      write_text_report(report, *out, true);
+      write_text_report(report, *out);
     }
     if (!a->out.empty()) std::cout << summary(report) << '\n';
     if (!report.ok()) throw CLI::RuntimeError(1);

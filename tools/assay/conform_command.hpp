@@ -11,7 +11,10 @@ namespace assay::tools {
 void add_conform_command(CLI::App& app);
 
 // The report formats (also used by tests).
-void write_text_report(const conformance::Report& report, std::ostream& out, bool details);
+// The verdict table (unless progress already showed it), each failure with
+// its exchange, and the summary line.
+void write_text_report(const conformance::Report& report, std::ostream& out,
+                       bool with_verdicts = true);
 void write_json_report(const conformance::Report& report, std::ostream& out);
 void write_junit_report(const conformance::Report& report, std::ostream& out);
 

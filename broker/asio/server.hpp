@@ -1,7 +1,9 @@
 // The broker's network front end: Boost.Asio TCP listeners around the pure
-// Engine. Single-threaded: one io_context drives the engine, so the engine
-// needs no locks. (Scaling to several cores is future work: see
-// docs/broker.md.) Boost headers stay in server.cpp.
+// Engine, one engine per thread (docs/broker.md, "Threads"): each thread
+// runs its own io_context and engine over the connections it serves, the
+// engines share the routing state under a reader-writer lock, and hand
+// connections and messages to each other by posting to the other thread's
+// io_context. Boost headers stay in server.cpp.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +27,8 @@ struct ServerOptions {
   std::vector<Listener> listeners{Listener{}};
   EngineConfig engine;
   LogLevel log_level = LogLevel::info;
+  // Engine threads; 0 means one per core (std::thread::hardware_concurrency).
+  std::size_t threads = 0;
 };
 
 // Runs the broker until SIGINT/SIGTERM (5.0 clients get DISCONNECT 0x8B).

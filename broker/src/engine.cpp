@@ -33,7 +33,94 @@ std::vector<std::uint32_t> identifiers_of(const std::optional<std::uint32_t>& id
   return id ? std::vector<std::uint32_t>{*id} : std::vector<std::uint32_t>{};
 }
 
+// Holds the shared routing lock for a scope (no lock: one engine alone).
+class Reading {
+ public:
+  explicit Reading(SharedLock* lock) : lock_(lock) {
+    if (lock_) lock_->lock_shared();
+  }
+  ~Reading() {
+    if (lock_) lock_->unlock_shared();
+  }
+  Reading(const Reading&) = delete;
+  Reading& operator=(const Reading&) = delete;
+
+ private:
+  SharedLock* lock_;
+};
+
+class Writing {
+ public:
+  explicit Writing(SharedLock* lock) : lock_(lock) {
+    if (lock_) lock_->lock();
+  }
+  ~Writing() {
+    if (lock_) lock_->unlock();
+  }
+  Writing(const Writing&) = delete;
+  Writing& operator=(const Writing&) = delete;
+
+ private:
+  SharedLock* lock_;
+};
+
 }  // namespace
+
+std::size_t home_shard(std::string_view client_id, std::size_t shards) {
+  if (shards <= 1) return 0;
+  std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a, 64 bits
+  for (const char c : client_id) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ULL;
+  }
+  return static_cast<std::size_t>(h % shards);
+}
+
+namespace detail {
+
+struct Subscription {
+  SubscribeOptions options;
+  std::optional<std::uint32_t> identifier;
+  // Decided when subscribing ("$share/" is shared only in 5.0); the session
+  // may later be resumed by a connection of the other version.
+  bool shared = false;
+};
+
+}  // namespace detail
+
+using detail::Subscription;
+
+// What the engines of one broker share. Entries name the session by client
+// id, its shard, and the incarnation of the session that subscribed (a
+// forwarded message must not reach a later session with the same id).
+class Routing {
+ public:
+  struct Entry {
+    Subscription subscription;
+    std::uint32_t shard = 0;
+    std::uint64_t incarnation = 0;
+  };
+  // A shared subscription's entry: the index key is "group\0client id".
+  struct SharedEntry {
+    std::string group;
+    std::string client_id;
+    Subscription subscription;
+    std::uint32_t shard = 0;
+    std::uint64_t incarnation = 0;
+    bool online = false;  // its session has a connection
+  };
+  struct Retained {
+    Publish message;
+    Time stored_at{0};  // a Message Expiry Interval counts from here
+  };
+  SubscriptionIndex<std::string, Entry> subscriptions;
+  SubscriptionIndex<std::string, SharedEntry> shared;
+  std::map<std::string, Retained> retained;
+};
+
+std::shared_ptr<Routing> make_routing() {
+  return std::make_shared<Routing>();
+}
 
 struct Engine::StoredSession {
   std::string client_id;
@@ -45,20 +132,37 @@ struct Engine::StoredSession {
   std::optional<Time> expires_at;                     // offline and expiring
   std::uint32_t expiry_interval = 0;
   Version version = Version::v5;
+  std::uint64_t incarnation = 0;  // unique per engine; see Routing
 };
 
 struct Engine::Link {
   Link(ConnectionId i, ConnectionOptions o, Time now) : id(i), conn(o, now) {}
+  Link(ConnectionId i, Connection c) : id(i), conn(std::move(c)), adopted(true) {}
   ConnectionId id;
   Connection conn;
   std::string client_id;  // set once accepted
   std::optional<std::string> username;
+  bool adopted = false;     // handed over by another shard: its home is here
+  bool handed_off = false;  // given to another shard: conn is moved from
   bool close_requested = false;
   bool in_work = false;   // queued in work_
   bool in_dirty = false;  // queued in dirty_
 };
 
-Engine::Engine(EngineConfig config, Time now) : config_(std::move(config)), started_(now) {
+namespace {
+Sharding with_routing(Sharding s) {
+  if (!s.routing) s.routing = make_routing();
+  if (s.count == 0 || s.index >= s.count) throw std::invalid_argument("bad shard index");
+  if (s.count > 1 && s.lock == nullptr) throw std::invalid_argument("shards need a lock");
+  return s;
+}
+}  // namespace
+
+Engine::Engine(EngineConfig config, Time now, Sharding sharding)
+    : config_(std::move(config)),
+      shard_(with_routing(std::move(sharding))),
+      routing_(*shard_.routing),
+      started_(now) {
   if (config_.sys_interval > Duration{0}) next_sys_ = now;
   if (!config_.authenticator || !config_.authorizer) {
     auto allow = std::make_shared<AllowAll>();
@@ -132,7 +236,7 @@ void Engine::handle_timeout(Time now) {
 // The statistics, as retained messages on Mosquitto's $SYS topic names (only
 // subscriptions that name "$SYS" see them [MQTT-4.7.2-1]).
 void Engine::publish_sys(Time now) {
-  const EngineStats s = stats();
+  const EngineStats s = shard_.aggregate ? shard_.aggregate(stats()) : stats();
   auto put = [&](const char* topic, const std::string& value) {
     Publish p;
     p.topic = topic;
@@ -195,12 +299,61 @@ std::optional<Time> Engine::next_deadline() const {
   return t;
 }
 
+std::optional<Engine::Handoff> Engine::poll_handoff() {
+  if (handoffs_.empty()) return std::nullopt;
+  Handoff h = std::move(handoffs_.front());
+  handoffs_.pop_front();
+  return h;
+}
+
+std::optional<Engine::Forward> Engine::poll_forward() {
+  if (forwards_.empty()) return std::nullopt;
+  Forward f = std::move(forwards_.front());
+  forwards_.pop_front();
+  return f;
+}
+
+ConnectionId Engine::adopt(Handoff handoff, Time now) {
+  const ConnectionId id = next_id_++;
+  auto link = std::make_unique<Link>(id, std::move(*handoff.connection));
+  Link& l = *link;
+  links_.emplace(id, std::move(link));
+  on_connect(l, handoff.connect, now);
+  schedule(l);
+  process(now);
+  return id;
+}
+
+void Engine::handoff(Link& link, const Connect& connect) {
+  Handoff h;
+  h.id = link.id;
+  h.shard = home_shard(connect.client_id, shard_.count);
+  h.connection = std::make_unique<Connection>(std::move(link.conn));
+  h.connect = connect;
+  link.handed_off = true;
+  handoffs_.push_back(std::move(h));
+}
+
+void Engine::deliver_forwarded(const std::string& client_id, std::uint64_t incarnation,
+                               Publish message, Time now) {
+  const auto it = sessions_.find(client_id);
+  if (it == sessions_.end() || it->second->incarnation != incarnation) {
+    ++counters_.messages_dropped;  // the session ended after the message was routed
+    return;
+  }
+  deliver(*it->second, std::move(message), now);
+  process(now);
+}
+
 EngineStats Engine::stats() const {
   EngineStats s = counters_;
   s.connections = links_.size();
   s.sessions = sessions_.size();
-  s.subscriptions = subscriptions_.size() + shared_.size();
-  s.retained = retained_.size();
+  {
+    Reading r(shard_.lock);
+    s.subscriptions = routing_.subscriptions.size() + routing_.shared.size();
+    s.retained = routing_.retained.size();
+  }
   s.clients_connected =
       static_cast<std::size_t>(std::count_if(links_.begin(), links_.end(), [](const auto& l) {
         return l.second->conn.state() == Connection::State::connected;
@@ -219,8 +372,16 @@ void Engine::process(Time now) {
     if (it == links_.end()) continue;
     Link& link = *it->second;
     link.in_work = false;
-    while (auto e = link.conn.poll_event())
+    while (!link.handed_off) {
+      auto e = link.conn.poll_event();
+      if (!e) break;
       on_event(link, *e, now);
+    }
+    if (link.handed_off) {
+      links_.erase(id);
+      touch(id);
+      continue;
+    }
     if (links_.contains(id)) {
       mark_dirty(link);
       touch(id);
@@ -313,6 +474,10 @@ void Engine::on_event(Link& link, Event& e, Time now) {
 // ---- connecting -------------------------------------------------------------
 
 void Engine::on_connect(Link& link, const Connect& c, Time now) {
+  if (shard_.count > 1 && !link.adopted && !c.client_id.empty() &&
+      home_shard(c.client_id, shard_.count) != shard_.index) {
+    return handoff(link, c);  // its home shard answers the CONNECT
+  }
   const bool v5 = c.version == Version::v5;
   const auto refuse = [&](ReasonCode rc) { link.conn.reject(Connack{false, rc, {}}, now); };
   std::string client_id = c.client_id;
@@ -320,9 +485,10 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
   if (client_id.empty()) {
     if (!config_.assign_client_ids) return refuse(ReasonCode::client_identifier_not_valid);
     // A unique id [MQTT-3.1.3-6], returned in 5.0 [MQTT-3.1.3-7], [MQTT-3.2.2-16].
+    // One this shard owns: no other shard can assign or hold it.
     do {
       client_id = "assay-" + std::to_string(next_assigned_++);
-    } while (sessions_.contains(client_id));
+    } while (sessions_.contains(client_id) || home_shard(client_id, shard_.count) != shard_.index);
     if (v5) ack.properties.add(PropertyId::assigned_client_identifier, client_id);
   } else if (client_id.size() < config_.minimum_client_id_length) {
     return refuse(ReasonCode::client_identifier_not_valid);  // [MQTT-3.1.3-8]
@@ -368,6 +534,7 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
       schedule(other);
     }
     old.link.reset();
+    set_shared_online(old, false);
     // The old connection's Will: a resumed session with a Will Delay cancels
     // it [MQTT-3.1.3-9]; otherwise it is published now.
     const bool delayed =
@@ -387,6 +554,7 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
     auto fresh = std::make_unique<StoredSession>();
     fresh->client_id = client_id;
     fresh->session = Session(client_id, config_.session_limits);
+    fresh->incarnation = next_incarnation_++;
     it = sessions_.emplace(client_id, std::move(fresh)).first;
   }
   StoredSession& s = *it->second;
@@ -397,6 +565,7 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
   s.expiry_interval = expiry;
   s.version = c.version;
   s.link = link.id;
+  set_shared_online(s, true);
   link.client_id = client_id;
   link.username = c.username;
   s.session.set_expiry_interval(expiry);
@@ -429,6 +598,7 @@ void Engine::on_closed(Link& link, const event::Closed& closed, Time now) {
   StoredSession& s = *it->second;
   s.session = link.conn.take_session();
   s.link.reset();
+  set_shared_online(s, false);
   if (!closed.publish_will) s.will.reset();                  // [MQTT-3.1.2-10], [MQTT-3.14.4-3]
   const std::uint32_t expiry = s.session.expiry_interval();  // DISCONNECT may change it
   if (expiry == 0) {
@@ -510,11 +680,18 @@ void Engine::on_subscribe(Link& link, const Subscribe& sub, Time now) {
       remove_subscription(s, entry.filter);  // same text, other kind: replace cleanly
     }
     s.subscriptions[entry.filter] = granted;  // replaces an identical filter [MQTT-3.8.4-3]
+    const auto shard = static_cast<std::uint32_t>(shard_.index);
     if (shared) {
-      shared_.insert(shared->filter, std::string(shared->share_name) + '\0' + s.client_id,
-                     SharedEntry{std::string(shared->share_name), s.client_id, granted});
+      Writing w(shard_.lock);
+      routing_.shared.insert(shared->filter, std::string(shared->share_name) + '\0' + s.client_id,
+                             Routing::SharedEntry{std::string(shared->share_name), s.client_id,
+                                                  granted, shard, s.incarnation, true});
     } else {
-      subscriptions_.insert(entry.filter, s.client_id, granted);
+      {
+        Writing w(shard_.lock);
+        routing_.subscriptions.insert(entry.filter, s.client_id,
+                                      Routing::Entry{granted, shard, s.incarnation});
+      }
       // Retain Handling [MQTT-3.3.1-9..11]; none for shared subscriptions.
       const auto rh = granted.options.retain_handling;
       if (rh == 0 || (rh == 1 && !exists)) retained_to_send.emplace_back(entry.filter, granted);
@@ -542,17 +719,37 @@ void Engine::on_unsubscribe(Link& link, const Unsubscribe& u, Time now) {
 void Engine::remove_subscription(StoredSession& s, const std::string& filter) {
   const auto it = s.subscriptions.find(filter);
   if (it == s.subscriptions.end()) return;
-  if (const auto shared = parse_shared_filter(filter); shared && it->second.shared) {
-    shared_.erase(shared->filter, std::string(shared->share_name) + '\0' + s.client_id);
-  } else {
-    subscriptions_.erase(filter, s.client_id);
+  {
+    Writing w(shard_.lock);
+    if (const auto shared = parse_shared_filter(filter); shared && it->second.shared) {
+      routing_.shared.erase(shared->filter, std::string(shared->share_name) + '\0' + s.client_id);
+    } else {
+      routing_.subscriptions.erase(filter, s.client_id);
+    }
   }
   s.subscriptions.erase(filter);
 }
 
+// Shared subscriptions prefer members with a connection, in every shard.
+void Engine::set_shared_online(StoredSession& s, bool online) {
+  for (const auto& [filter, sub] : s.subscriptions) {
+    if (!sub.shared) continue;
+    const auto shared = parse_shared_filter(filter);
+    if (!shared) continue;
+    const std::string key = std::string(shared->share_name) + '\0' + s.client_id;
+    Writing w(shard_.lock);
+    if (const auto* e = routing_.shared.find(shared->filter, key)) {
+      Routing::SharedEntry changed = *e;
+      changed.online = online;
+      routing_.shared.insert(shared->filter, key, std::move(changed));
+    }
+  }
+}
+
 void Engine::send_retained(StoredSession& s, const std::string& filter, const Subscription& sub,
                            Time now) {
-  for (auto it = retained_.begin(); it != retained_.end();) {
+  Writing w(shard_.lock);  // expired messages are removed on the way
+  for (auto it = routing_.retained.begin(); it != routing_.retained.end();) {
     const auto& [topic, stored] = *it;
     if (!topic_matches(filter, topic)) {
       ++it;
@@ -563,7 +760,7 @@ void Engine::send_retained(StoredSession& s, const std::string& filter, const Su
     // [MQTT-3.3.2-5], [MQTT-3.3.2-6].
     Publish message = stored.message;
     if (!age_message_expiry(message, stored.stored_at, now)) {
-      it = retained_.erase(it);
+      it = routing_.retained.erase(it);
       continue;
     }
     // Retained deliveries keep RETAIN=1 [MQTT-3.3.1-9].
@@ -578,36 +775,50 @@ void Engine::send_retained(StoredSession& s, const std::string& filter, const Su
 // ---- routing ----------------------------------------------------------------
 
 std::size_t Engine::route(const Publish& message, const std::string& publisher, Time now) {
+  // Only a retained message changes the shared state; other routing reads.
+  std::optional<Reading> reading;
+  std::optional<Writing> writing;
   if (message.retain) {
+    writing.emplace(shard_.lock);
+  } else {
+    reading.emplace(shard_.lock);
+  }
+  if (message.retain) {
+    auto& retained = routing_.retained;
     if (message.payload.empty()) {
-      retained_.erase(message.topic);  // [MQTT-3.3.1-6], [MQTT-3.3.1-7]
-    } else if (retained_.size() < config_.max_retained_messages ||
-               retained_.contains(message.topic)) {
+      retained.erase(message.topic);  // [MQTT-3.3.1-6], [MQTT-3.3.1-7]
+    } else if (retained.size() < config_.max_retained_messages ||
+               retained.contains(message.topic)) {
       Publish stored = message;
       stored.dup = false;
       stored.packet_id = 0;
-      retained_[message.topic] = Retained{std::move(stored), now};  // [MQTT-3.3.1-5]
+      retained[message.topic] = Routing::Retained{std::move(stored), now};  // [MQTT-3.3.1-5]
     }
   }
   // One copy per session, at the highest QoS of its matching subscriptions,
   // with all their identifiers [MQTT-3.3.4-2], [MQTT-3.3.4-3], [MQTT-3.3.4-4].
   struct Target {
     const std::string* client;
+    const Routing::Entry* entry;
     QoS qos = QoS::at_most_once;
     bool retain = false;
     std::vector<std::uint32_t> identifiers;
   };
   std::vector<Target> targets;  // one per matching subscription, merged below
-  subscriptions_.match(message.topic, [&](const std::string& client, const Subscription& sub) {
-    if (sub.options.no_local && client == publisher) return;  // [MQTT-3.8.3-3]
-    Target t{&client,
-             std::min(message.qos, sub.options.qos),
-             // Retain As Published [MQTT-3.3.1-12], [MQTT-3.3.1-13].
-             sub.options.retain_as_published && message.retain,
-             {}};
-    if (sub.identifier) t.identifiers.push_back(*sub.identifier);
-    targets.push_back(std::move(t));
-  });
+  routing_.subscriptions.match(message.topic,
+                               [&](const std::string& client, const Routing::Entry& e) {
+                                 const Subscription& sub = e.subscription;
+                                 if (sub.options.no_local && client == publisher)
+                                   return;  // [MQTT-3.8.3-3]
+                                 Target t{&client,
+                                          &e,
+                                          std::min(message.qos, sub.options.qos),
+                                          // Retain As Published [MQTT-3.3.1-12], [MQTT-3.3.1-13].
+                                          sub.options.retain_as_published && message.retain,
+                                          {}};
+                                 if (sub.identifier) t.identifiers.push_back(*sub.identifier);
+                                 targets.push_back(std::move(t));
+                               });
   if (targets.size() > 1) {
     std::sort(targets.begin(), targets.end(),
               [](const Target& a, const Target& b) { return *a.client < *b.client; });
@@ -623,35 +834,49 @@ std::size_t Engine::route(const Publish& message, const std::string& publisher, 
                            targets[j].identifiers.end());
     }
     i = j;
-    const auto it = sessions_.find(*t.client);
-    if (it == sessions_.end()) continue;
-    deliver(*it->second, copy_for(message, t.qos, t.retain, t.identifiers), now);  // [MQTT-3.8.4-8]
-    ++given;
+    // [MQTT-3.8.4-8]
+    if (give(*t.client, t.entry->shard, t.entry->incarnation,
+             copy_for(message, t.qos, t.retain, t.identifiers), now)) {
+      ++given;
+    }
   }
   // Shared subscriptions: one subscriber per group, in turn, preferring
   // connected ones (docs/broker.md).
-  std::map<std::string, std::vector<const SharedEntry*>> groups;
-  shared_.match(message.topic,
-                [&](const std::string&, const SharedEntry& e) { groups[e.group].push_back(&e); });
+  if (routing_.shared.empty()) return given;
+  std::map<std::string, std::vector<const Routing::SharedEntry*>> groups;
+  routing_.shared.match(message.topic, [&](const std::string&, const Routing::SharedEntry& e) {
+    groups[e.group].push_back(&e);
+  });
   for (auto& [group, entries] : groups) {
-    std::vector<const SharedEntry*> online;
+    std::vector<const Routing::SharedEntry*> online;
     for (const auto* e : entries) {
-      const auto it = sessions_.find(e->client_id);
-      if (it != sessions_.end() && it->second->link) online.push_back(e);
+      if (e->online) online.push_back(e);
     }
     const auto& pool = online.empty() ? entries : online;
-    const SharedEntry& chosen = *pool[shared_turn_[group]++ % pool.size()];
-    const auto it = sessions_.find(chosen.client_id);
-    if (it == sessions_.end()) continue;
+    const Routing::SharedEntry& chosen = *pool[shared_turn_[group]++ % pool.size()];
     const Subscription& sub = chosen.subscription;
-    deliver(
-        *it->second,
-        copy_for(message, std::min(message.qos, sub.options.qos),  // [MQTT-4.8.2-3]
-                 sub.options.retain_as_published && message.retain, identifiers_of(sub.identifier)),
-        now);
-    ++given;
+    if (give(chosen.client_id, chosen.shard, chosen.incarnation,
+             copy_for(message, std::min(message.qos, sub.options.qos),  // [MQTT-4.8.2-3]
+                      sub.options.retain_as_published && message.retain,
+                      identifiers_of(sub.identifier)),
+             now)) {
+      ++given;
+    }
   }
   return given;
+}
+
+// A routed copy: to the session here, or to its shard.
+bool Engine::give(const std::string& client_id, std::uint32_t shard, std::uint64_t incarnation,
+                  Publish message, Time now) {
+  if (shard != shard_.index) {
+    forwards_.push_back(Forward{shard, client_id, incarnation, std::move(message)});
+    return true;
+  }
+  const auto it = sessions_.find(client_id);
+  if (it == sessions_.end()) return false;
+  deliver(*it->second, std::move(message), now);
+  return true;
 }
 
 void Engine::deliver(StoredSession& s, Publish message, Time now) {

@@ -1,10 +1,13 @@
 // Test driver for the broker engine: real client Connections wired to the
-// engine in process, zero latency, with a fake clock.
+// engine in process, zero latency, with a fake clock. With shards > 1 it
+// runs that many engines as one broker (handoffs and forwarded messages
+// delivered at once, a lock that checks it is never taken twice).
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <stdexcept>
 #include <vector>
 
 #include "assay/broker/engine.hpp"
@@ -17,6 +20,7 @@ using namespace std::chrono_literals;
 struct Client {
   std::unique_ptr<Connection> conn;
   ConnectionId id = 0;
+  std::size_t shard = 0;  // the engine serving it
   std::vector<Event> events;
   bool closed = false;
 
@@ -37,20 +41,62 @@ struct Client {
   }
 };
 
+class CheckingLock : public SharedLock {
+ public:
+  void lock() override { enter(); }
+  void unlock() override { leave(); }
+  void lock_shared() override { enter(); }
+  void unlock_shared() override { leave(); }
+
+ private:
+  void enter() {
+    if (held_) throw std::logic_error("routing lock taken while held");
+    held_ = true;
+  }
+  void leave() {
+    if (!held_) throw std::logic_error("routing lock released while free");
+    held_ = false;
+  }
+  bool held_ = false;
+};
+
 class World {
  public:
-  explicit World(EngineConfig config = {}) : engine(config, Time{0}) {}
+  explicit World(EngineConfig config = {}, std::size_t shards = 1)
+      : engines(make(config, shards, lock)), engine(*engines[0]) {}
 
-  Engine engine;
+  CheckingLock lock;
+  std::vector<std::unique_ptr<Engine>> engines;
+  Engine& engine;  // the first
   Time now{0};
   std::vector<std::unique_ptr<Client>> clients;
+  std::size_t handoffs = 0;
+  std::size_t forwards = 0;
 
-  Client& connect(Connect c, Session session = {}) {
+  static std::vector<std::unique_ptr<Engine>> make(const EngineConfig& config, std::size_t n,
+                                                   CheckingLock& lock) {
+    std::vector<std::unique_ptr<Engine>> out;
+    Sharding sharding;
+    sharding.count = n;
+    sharding.routing = make_routing();
+    sharding.lock = n > 1 ? &lock : nullptr;
+    for (std::size_t i = 0; i < n; ++i) {
+      sharding.index = i;
+      EngineConfig c = config;
+      if (i > 0) c.sys_interval = Duration{0};
+      out.push_back(std::make_unique<Engine>(c, Time{0}, sharding));
+    }
+    return out;
+  }
+
+  // A client whose network connection is accepted by engine `shard`.
+  Client& connect(Connect c, Session session = {}, std::size_t shard = 0) {
     auto client = std::make_unique<Client>();
     ConnectionOptions o;
     o.role = Role::client;
     client->conn = std::make_unique<Connection>(o, now);
-    client->id = *engine.open(now);
+    client->shard = shard;
+    client->id = *engines[shard]->open(now);
     client->conn->connect(std::move(c), std::move(session), now);
     clients.push_back(std::move(client));
     pump();
@@ -93,7 +139,7 @@ class World {
   // The network of `c` fails (no DISCONNECT).
   void drop(Client& c) {
     c.conn->transport_closed(now);
-    engine.transport_closed(c.id, now);
+    engines[c.shard]->transport_closed(c.id, now);
     c.closed = true;
     pump();
   }
@@ -101,14 +147,18 @@ class World {
   void advance(Duration d) {
     const Time end = now + d;
     for (;;) {
-      std::optional<Time> next = engine.next_deadline();
+      std::optional<Time> next;
+      for (auto& e : engines) {
+        if (auto t = e->next_deadline(); t && (!next || *t < *next)) next = t;
+      }
       for (auto& c : clients) {
         if (c->closed) continue;
         if (auto t = c->conn->next_deadline(); t && (!next || *t < *next)) next = t;
       }
       if (!next || *next > end) break;
       now = std::max(now, *next);
-      engine.handle_timeout(now);
+      for (auto& e : engines)
+        e->handle_timeout(now);
       for (auto& c : clients) {
         if (!c->closed) c->conn->handle_timeout(now);
       }
@@ -132,35 +182,63 @@ class World {
         Bytes out;
         if (c->conn->poll_transmit(out)) {
           moved = true;
-          engine.receive(c->id, out, now);
+          engines[c->shard]->receive(c->id, out, now);
         }
         if (closing) {
           c->conn->transport_closed(now);
-          engine.transport_closed(c->id, now);
+          engines[c->shard]->transport_closed(c->id, now);
           while (auto e = c->conn->poll_event())
             c->events.push_back(std::move(*e));
           c->closed = true;
         }
       }
-      while (auto out = engine.poll_output()) {
-        moved = true;
-        for (auto& c : clients) {
-          if (c->id != out->id || c->closed) continue;
-          c->conn->receive(out->bytes, now);
-          if (out->close_after) {
-            while (auto e = c->conn->poll_event())
-              c->events.push_back(std::move(*e));
-            c->conn->transport_closed(now);
-            while (auto e = c->conn->poll_event())
-              c->events.push_back(std::move(*e));
-            engine.transport_closed(c->id, now);
-            c->closed = true;
+      for (std::size_t s = 0; s < engines.size(); ++s) {
+        while (auto h = engines[s]->poll_handoff()) {
+          moved = true;
+          ++handoffs;
+          const std::size_t to = h->shard;
+          const ConnectionId from = h->id;
+          const ConnectionId id = engines[to]->adopt(std::move(*h), now);
+          for (auto& c : clients) {
+            if (c->shard == s && c->id == from && !c->closed) {
+              c->shard = to;
+              c->id = id;
+            }
           }
+        }
+        while (auto f = engines[s]->poll_forward()) {
+          moved = true;
+          ++forwards;
+          engines[f->shard]->deliver_forwarded(f->client_id, f->incarnation, std::move(f->message),
+                                               now);
+        }
+      }
+      for (std::size_t s = 0; s < engines.size(); ++s) {
+        while (auto out = engines[s]->poll_output()) {
+          moved = true;
+          deliver(s, *out);
         }
       }
       if (!moved) return;
     }
     ADD_FAILURE() << "World::pump did not settle";
+  }
+
+ private:
+  void deliver(std::size_t shard, const Engine::Output& out) {
+    for (auto& c : clients) {
+      if (c->shard != shard || c->id != out.id || c->closed) continue;
+      c->conn->receive(out.bytes, now);
+      if (out.close_after) {
+        while (auto e = c->conn->poll_event())
+          c->events.push_back(std::move(*e));
+        c->conn->transport_closed(now);
+        while (auto e = c->conn->poll_event())
+          c->events.push_back(std::move(*e));
+        engines[shard]->transport_closed(c->id, now);
+        c->closed = true;
+      }
+    }
   }
 };
 

@@ -79,6 +79,17 @@ TEST(Suite, OurBrokerPassesEveryApplicableCase) {
   }
 }
 
+// The same suite against three engines that make one broker, as `assay
+// broker --threads 3` runs them: sessions on their client id's shard,
+// subscriptions and retained messages shared, messages forwarded.
+TEST(Suite, OurShardedBrokerPassesEveryApplicableCase) {
+  EngineNetwork net(broker::EngineConfig{}, 3);
+  const Report r = run_suite(net, quick());
+  EXPECT_EQ(r.count(Verdict::failed), 0u) << failures(r);
+  EXPECT_EQ(r.count(Verdict::passed), all_cases().size());
+  EXPECT_GT(net.handoffs(), 100u);  // most clients' shard is not the first
+}
+
 TEST(Suite, SelectionByStatementSectionAndVersion) {
   Options o = quick();
   o.only = {"3.3.*"};

@@ -14,6 +14,7 @@ struct BrokerArgs {
   std::string config;
   std::string bind;
   int port = -1;
+  int threads = -1;
   bool verbose = false;
   bool quiet = false;
 };
@@ -29,6 +30,9 @@ void add_broker_command(CLI::App& app) {
   cmd->add_option("-p,--port", args->port, "Port of the listener (overrides the file)")
       ->check(CLI::Range(0, 65535));
   cmd->add_option("--bind", args->bind, "Address of the listener (default 127.0.0.1)");
+  cmd->add_option("-t,--threads", args->threads,
+                  "Engine threads (default: one per core; overrides the file)")
+      ->check(CLI::Range(1, 256));
   cmd->add_flag("-v,--verbose", args->verbose, "Log every connection (debug level)");
   cmd->add_flag("-q,--quiet", args->quiet, "Log errors only");
   cmd->callback([args] {
@@ -57,6 +61,7 @@ void add_broker_command(CLI::App& app) {
       if (!args->bind.empty()) l.address = args->bind;
       options.listeners = {l};
     }
+    if (args->threads > 0) options.threads = static_cast<std::size_t>(args->threads);
     if (args->verbose) options.log_level = broker::LogLevel::debug;
     if (args->quiet) options.log_level = broker::LogLevel::error;
     const int code = broker::run_server(options);

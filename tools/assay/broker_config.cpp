@@ -81,6 +81,8 @@ std::string apply_broker_config(const json& config, broker::ServerOptions& o) {
          }
          o.log_level = it->second;
        }},
+      {"threads", [&](const json& v,
+                      const std::string& k) { o.threads = integer<std::size_t>(v, k, 0, 256); }},
       {"max_connections",
        [&](const json& v, const std::string& k) {
          e.max_connections = integer<std::size_t>(v, k, 1, 10'000'000);

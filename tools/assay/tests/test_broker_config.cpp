@@ -23,7 +23,7 @@ TEST(BrokerConfig, AppliesEveryKey) {
                      "assign_client_ids": false, "max_subscriptions_per_client": 5,
                      "max_queued_messages": 7, "max_queued_bytes": 1000,
                      "queue_qos0_offline": true, "max_retained_messages": 9,
-                     "connect_timeout": 4})",
+                     "connect_timeout": 4, "threads": 3})",
                   o),
             "");
   ASSERT_EQ(o.listeners.size(), 2u);
@@ -36,6 +36,7 @@ TEST(BrokerConfig, AppliesEveryKey) {
   EXPECT_EQ(o.engine.server_keep_alive, 30);
   EXPECT_EQ(o.engine.session_limits.max_queued_messages, 7u);
   EXPECT_EQ(o.engine.connect_timeout, std::chrono::seconds(4));
+  EXPECT_EQ(o.threads, 3u);
 }
 
 TEST(BrokerConfig, ErrorsNameTheKey) {
@@ -48,6 +49,7 @@ TEST(BrokerConfig, ErrorsNameTheKey) {
   EXPECT_EQ(apply(R"({"retain_available": 1})", o), "\"retain_available\": must be true or false");
   EXPECT_EQ(apply(R"({"log_level": "loud"})", o),
             "\"log_level\": must be error, warning, info or debug");
+  EXPECT_EQ(apply(R"({"threads": -1})", o), "\"threads\": must be between 0 and 256");
   EXPECT_EQ(apply(R"({"listeners": []})", o), "\"listeners\": must be a non-empty array");
   EXPECT_EQ(apply(R"([1, 2])", o), "the configuration must be a JSON object");
 }

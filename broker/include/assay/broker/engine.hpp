@@ -9,14 +9,28 @@
 //   poll_output() until nullopt and write each Output's bytes to its
 //   connection, closing it afterwards when close_after is set (then call
 //   transport_closed()); arm a timer for next_deadline().
+//
+// Several engines, one per thread, make one broker (docs/broker.md,
+// "Threads"). Every session lives in the engine its client id hashes to
+// (home_shard()): a connection whose CONNECT names a client id of another
+// shard comes out of poll_handoff() and goes into that shard's adopt(), so
+// session takeover, resumption and wills stay inside one engine. The engines
+// share one Routing (subscriptions, shared subscriptions, retained messages)
+// under the driver's SharedLock; a message for a session of another shard
+// comes out of poll_forward() and goes into that shard's deliver_forwarded().
+// Outputs of one engine to another keep their order, so messages from one
+// publisher reach each subscriber in the order sent. One engine alone (the
+// default) needs none of this.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -65,6 +79,41 @@ struct EngineConfig {
   std::string version = "assay";  // $SYS/broker/version
 };
 
+// The shard that owns the sessions of `client_id` among `shards` engines: a
+// fixed hash (FNV-1a), the same on every run and platform.
+std::size_t home_shard(std::string_view client_id, std::size_t shards);
+
+// The lock the driver gives engines that share a Routing (a reader-writer
+// lock; the engine holds it only while it reads or changes the routing
+// state, never while calling out).
+class SharedLock {
+ public:
+  virtual ~SharedLock() = default;
+  virtual void lock() = 0;
+  virtual void unlock() = 0;
+  virtual void lock_shared() = 0;
+  virtual void unlock_shared() = 0;
+};
+
+// The routing state engines of one broker share; opaque outside the engine.
+class Routing;
+namespace detail {
+struct Subscription;
+}
+std::shared_ptr<Routing> make_routing();
+
+struct EngineStats;
+
+struct Sharding {
+  std::size_t index = 0;  // this engine's shard
+  std::size_t count = 1;
+  std::shared_ptr<Routing> routing;  // shared by the engines; made when null
+  SharedLock* lock = nullptr;        // required when count > 1
+  // Broker-wide statistics for $SYS from this engine's own (the driver adds
+  // the other shards' connection, session, message and byte counts).
+  std::function<EngineStats(const EngineStats&)> aggregate;
+};
+
 struct EngineStats {
   std::size_t connections = 0;
   std::size_t sessions = 0;
@@ -80,7 +129,7 @@ struct EngineStats {
 
 class Engine {
  public:
-  Engine(EngineConfig config, mqtt::Time now);
+  Engine(EngineConfig config, mqtt::Time now, Sharding sharding = {});
   ~Engine();
 
   // A new network connection; nullopt when max_connections is reached (the
@@ -103,20 +152,32 @@ class Engine {
   EngineStats stats() const;
   const EngineConfig& config() const { return config_; }
 
- private:
-  struct Subscription {
-    mqtt::SubscribeOptions options;
-    std::optional<std::uint32_t> identifier;
-    // Decided when subscribing ("$share/" is shared only in 5.0); the
-    // session may later be resumed by a connection of the other version.
-    bool shared = false;
+  // A connection whose CONNECT belongs to another shard: it is gone from
+  // this engine; give `connection` to shard `shard`'s adopt() and move the
+  // network connection along.
+  struct Handoff {
+    ConnectionId id = 0;  // its id here
+    std::size_t shard = 0;
+    std::unique_ptr<mqtt::Connection> connection;  // the CONNECT polled, later packets not
+    mqtt::Connect connect;
   };
-  // A shared subscription's entry: the index key is "group\0client id".
-  struct SharedEntry {
-    std::string group;
+  std::optional<Handoff> poll_handoff();
+  // Takes a handed-off connection and answers its CONNECT; returns its id
+  // here (its output comes out of poll_output()).
+  ConnectionId adopt(Handoff handoff, mqtt::Time now);
+
+  // A copy of a message for a session of another shard.
+  struct Forward {
+    std::size_t shard = 0;
     std::string client_id;
-    Subscription subscription;
+    std::uint64_t incarnation = 0;  // of the session the subscription belongs to
+    mqtt::Publish message;          // QoS, RETAIN and identifiers already the subscriber's
   };
+  std::optional<Forward> poll_forward();
+  void deliver_forwarded(const std::string& client_id, std::uint64_t incarnation,
+                         mqtt::Publish message, mqtt::Time now);
+
+ private:
   struct StoredSession;
   struct Link;
 
@@ -128,29 +189,31 @@ class Engine {
   void on_closed(Link& link, const mqtt::event::Closed& c, mqtt::Time now);
   // Routes an application message; returns how many sessions it was given to.
   std::size_t route(const mqtt::Publish& message, const std::string& publisher, mqtt::Time now);
+  bool give(const std::string& client_id, std::uint32_t shard, std::uint64_t incarnation,
+            mqtt::Publish message, mqtt::Time now);
   void deliver(StoredSession& session, mqtt::Publish message, mqtt::Time now);
-  void send_retained(StoredSession& session, const std::string& filter, const Subscription& sub,
-                     mqtt::Time now);
+  void send_retained(StoredSession& session, const std::string& filter,
+                     const detail::Subscription& sub, mqtt::Time now);
   void remove_subscription(StoredSession& session, const std::string& filter);
   void end_session(const std::string& client_id, mqtt::Time now);
   void fire_will(StoredSession& session, mqtt::Time now);
   void touch(ConnectionId id);
   void publish_sys(mqtt::Time now);
   void arm(StoredSession& session);
+  void set_shared_online(StoredSession& session, bool online);
+  void handoff(Link& link, const mqtt::Connect& connect);
 
   EngineConfig config_;
   ConnectionId next_id_ = 1;
   std::uint64_t next_assigned_ = 1;
+  std::uint64_t next_incarnation_ = 1;
   std::unordered_map<ConnectionId, std::unique_ptr<Link>> links_;
   std::map<std::string, std::unique_ptr<StoredSession>> sessions_;
-  mqtt::SubscriptionIndex<std::string, Subscription> subscriptions_;
-  mqtt::SubscriptionIndex<std::string, SharedEntry> shared_;
+  Sharding shard_;
+  Routing& routing_;
   std::map<std::string, std::uint64_t> shared_turn_;  // group -> round-robin counter
-  struct Retained {
-    mqtt::Publish message;
-    mqtt::Time stored_at{0};  // a Message Expiry Interval counts from here
-  };
-  std::map<std::string, Retained> retained_;
+  mqtt::Fifo<Handoff> handoffs_;
+  mqtt::Fifo<Forward> forwards_;
   // Connections that may have events (work_) or output to poll (dirty_):
   // each id at most once (flags in its Link), in the order it came, so that
   // a message fanned out to many sessions costs no allocation per session.

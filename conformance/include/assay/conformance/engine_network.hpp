@@ -1,11 +1,15 @@
 // The in-process transport: our broker engine with a fake clock. Time moves
 // only in wait(), straight to the next engine deadline, so cases that wait
-// for a keep-alive or a will delay finish at once.
+// for a keep-alive or a will delay finish at once. With shards > 1 it runs
+// that many engines as one broker, the way `assay broker --threads N` does
+// (connections handed to their client id's shard, messages forwarded between
+// shards), on one thread: the suite then checks the sharded engine too.
 #pragma once
 
 #include <functional>
 #include <map>
 #include <memory>
+#include <vector>
 
 #include "assay/broker/engine.hpp"
 #include "assay/conformance/network.hpp"
@@ -14,18 +18,21 @@ namespace assay::conformance {
 
 class EngineNetwork : public Network {
  public:
-  explicit EngineNetwork(broker::EngineConfig config = {});
+  explicit EngineNetwork(broker::EngineConfig config = {}, std::size_t shards = 1);
   ~EngineNetwork() override;
 
   std::unique_ptr<Link> connect() override;
   Time now() override { return now_; }
   void wait(Time until) override;
-  std::string describe() const override { return "in-process broker engine"; }
+  std::string describe() const override;
 
-  broker::Engine& engine() { return engine_; }
+  broker::Engine& engine(std::size_t shard = 0) { return *engines_.at(shard); }
+  // How many connections moved to another shard after their CONNECT.
+  std::size_t handoffs() const { return handoffs_; }
 
   // A hook that sees every chunk the engine sends to a connection and may
   // change it (tests use it to build a faulty broker that loses messages).
+  // `connection` numbers the network's connections from 1 in the order made.
   using Tamper = std::function<void(std::uint64_t connection, mqtt::Bytes& bytes)>;
   void set_tamper(Tamper t) { tamper_ = std::move(t); }
   // The same for every chunk a connection sends to the engine.
@@ -33,13 +40,18 @@ class EngineNetwork : public Network {
 
  private:
   class EngineLink;
+  class CheckingLock;
   friend class EngineLink;
+  using Key = std::pair<std::size_t, broker::ConnectionId>;  // shard, id there
   void flush();
 
   Time now_{0};
-  broker::Engine engine_;
-  std::map<broker::ConnectionId, EngineLink*> links_;
+  std::unique_ptr<CheckingLock> lock_;
+  std::vector<std::unique_ptr<broker::Engine>> engines_;
+  std::map<Key, EngineLink*> links_;
   std::uint64_t news_ = 0;
+  std::uint64_t made_ = 0;
+  std::size_t handoffs_ = 0;
   Tamper tamper_;
   Tamper inbound_tamper_;
 };

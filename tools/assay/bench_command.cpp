@@ -358,7 +358,7 @@ void add_bench_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "bench",
       "Load a broker: pairs, fan-in or fan-out at a QoS and rate; report deliveries and "
-      "latency percentiles (bench/compare_brokers.sh compares brokers with it)");
+      "latency percentiles (bench/compare_brokers.py compares brokers with it)");
   cmd->add_option("target", a->target, "Broker address HOST[:PORT]");
   cmd->add_option("-s,--scenario", a->scenario,
                   "pairs, fan-in, fan-out, or idle (connect and hold)")

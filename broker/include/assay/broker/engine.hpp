@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "assay/broker/auth.hpp"
+#include "assay/broker/store.hpp"
 #include "assay/mqtt/connection.hpp"
 #include "assay/mqtt/subscription_index.hpp"
 
@@ -77,6 +78,11 @@ struct EngineConfig {
   // Mosquitto's topic names); zero turns them off.
   mqtt::Duration sys_interval = std::chrono::seconds(10);
   std::string version = "assay";  // $SYS/broker/version
+  // Persistence (one engine only, for now): sessions with their
+  // subscriptions, in-flight and queued messages, and retained messages are
+  // written through it and synced before an input's output can leave; the
+  // engine starts from what it holds. None: nothing survives a restart.
+  std::shared_ptr<Store> store;
 };
 
 // The shard that owns the sessions of `client_id` among `shards` engines: a
@@ -201,6 +207,13 @@ class Engine {
   void publish_sys(mqtt::Time now);
   void arm(StoredSession& session);
   void set_shared_online(StoredSession& session, bool online);
+  void mark_session(const std::string& client_id);
+  void mark_retained(const std::string& topic);
+  void save();
+  void restore(mqtt::Time now);
+  mqtt::Bytes session_record(const StoredSession& session) const;
+  std::unique_ptr<StoredSession> parse_session_record(const std::string& client_id,
+                                                      mqtt::ByteView record) const;
   void handoff(Link& link, const mqtt::Connect& connect);
 
   EngineConfig config_;
@@ -214,6 +227,8 @@ class Engine {
   std::map<std::string, std::uint64_t> shared_turn_;  // group -> round-robin counter
   mqtt::Fifo<Handoff> handoffs_;
   mqtt::Fifo<Forward> forwards_;
+  std::set<std::string> unsaved_sessions_;  // changed in this input (with a store)
+  std::set<std::string> unsaved_retained_;
   // Connections that may have events (work_) or output to poll (dirty_):
   // each id at most once (flags in its Link), in the order it came, so that
   // a message fanned out to many sessions costs no allocation per session.

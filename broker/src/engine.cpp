@@ -1,6 +1,7 @@
 #include "assay/broker/engine.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <stdexcept>
 
 #include "assay/mqtt/topic.hpp"
@@ -34,7 +35,9 @@ std::vector<std::uint32_t> identifiers_of(const std::optional<std::uint32_t>& id
 }
 
 // The persistence records' fields, big-endian.
-void put_u8(Bytes& out, std::uint8_t v) { out.push_back(v); }
+void put_u8(Bytes& out, std::uint8_t v) {
+  out.push_back(v);
+}
 void put_u32(Bytes& out, std::uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8)
     out.push_back(static_cast<std::uint8_t>(v >> shift));
@@ -168,10 +171,12 @@ using detail::Subscription;
 // forwarded message must not reach a later session with the same id).
 class Routing {
  public:
+  using Congestion = std::shared_ptr<std::atomic<bool>>;  // several shards only
   struct Entry {
     Subscription subscription;
     std::uint32_t shard = 0;
     std::uint64_t incarnation = 0;
+    Congestion congested;  // its session's queue is nearly full
   };
   // A shared subscription's entry: the index key is "group\0client id".
   struct SharedEntry {
@@ -181,6 +186,7 @@ class Routing {
     std::uint32_t shard = 0;
     std::uint64_t incarnation = 0;
     bool online = false;  // its session has a connection
+    Congestion congested;
   };
   struct Retained {
     Publish message;
@@ -206,6 +212,8 @@ struct Engine::StoredSession {
   std::uint32_t expiry_interval = 0;
   Version version = Version::v5;
   std::uint64_t incarnation = 0;  // unique per engine; see Routing
+  // Whether its queue is nearly full, for the other shards (several only).
+  std::shared_ptr<std::atomic<bool>> congested;
 };
 
 struct Engine::Link {
@@ -459,7 +467,14 @@ void Engine::process(Time now) {
       touch(id);
       continue;
     }
-    if (!link.client_id.empty()) mark_session(link.client_id);
+    if (!link.client_id.empty()) {
+      mark_session(link.client_id);
+      if (shard_.count > 1) {
+        if (const auto s = sessions_.find(link.client_id); s != sessions_.end()) {
+          update_congestion(*s->second);
+        }
+      }
+    }
     if (links_.contains(id)) {
       mark_dirty(link);
       touch(id);
@@ -522,10 +537,9 @@ Bytes Engine::session_record(const StoredSession& s) const {
   for (const auto& [filter, sub] : s.subscriptions) {
     put_text(out, filter);
     put_u8(out, static_cast<std::uint8_t>(sub.options.qos));
-    put_u8(out, static_cast<std::uint8_t>((sub.options.no_local ? 1 : 0) |
-                                          (sub.options.retain_as_published ? 2 : 0) |
-                                          (sub.options.retain_handling << 2) |
-                                          (sub.shared ? 0x10 : 0)));
+    put_u8(out, static_cast<std::uint8_t>(
+                    (sub.options.no_local ? 1 : 0) | (sub.options.retain_as_published ? 2 : 0) |
+                    (sub.options.retain_handling << 2) | (sub.shared ? 0x10 : 0)));
     put_u8(out, sub.identifier ? 1 : 0);
     put_u32(out, sub.identifier.value_or(0));
   }
@@ -544,7 +558,8 @@ Bytes Engine::session_record(const StoredSession& s) const {
   }
   const Session* session = &s.session;
   if (s.link) {
-    if (const auto l = links_.find(*s.link); l != links_.end()) session = &l->second->conn.session();
+    if (const auto l = links_.find(*s.link); l != links_.end())
+      session = &l->second->conn.session();
   }
   put_blob(out, session->serialize());
   return out;
@@ -627,9 +642,10 @@ void Engine::restore(Time now) {
       if (shared) {
         routing_.shared.insert(shared->filter, std::string(shared->share_name) + '\0' + client_id,
                                Routing::SharedEntry{std::string(shared->share_name), client_id, sub,
-                                                    0, s->incarnation, false});
+                                                    0, s->incarnation, false, nullptr});
       } else {
-        routing_.subscriptions.insert(filter, client_id, Routing::Entry{sub, 0, s->incarnation});
+        routing_.subscriptions.insert(filter, client_id,
+                                      Routing::Entry{sub, 0, s->incarnation, nullptr});
       }
     }
     restored.push_back(client_id);
@@ -644,7 +660,8 @@ void Engine::restore(Time now) {
       mark_session(id);
       continue;
     }
-    if (s.expiry_interval != 0xFFFFFFFF) s.expires_at = now + std::chrono::seconds(s.expiry_interval);
+    if (s.expiry_interval != 0xFFFFFFFF)
+      s.expires_at = now + std::chrono::seconds(s.expiry_interval);
     if (s.will) {
       const std::uint32_t delay =
           s.will->properties.integer(PropertyId::will_delay_interval).value_or(0);
@@ -708,7 +725,19 @@ void Engine::on_event(Link& link, Event& e, Time now) {
                                                 message.topic)) {
       refusal = ReasonCode::not_authorized;
     }
-    const std::size_t n = refusal == ReasonCode::success ? route(message, link.client_id, now) : 0;
+    bool full = false;
+    const std::size_t n =
+        refusal == ReasonCode::success ? route(message, link.client_id, now, &full) : 0;
+    if (full) {
+      refusal = ReasonCode::quota_exceeded;
+      // 3.1.1 cannot refuse a PUBLISH: the connection closes without the
+      // acknowledgement, and the client sends the message again later.
+      if (link.conn.version() != Version::v5) {
+        ++counters_.messages_dropped;
+        link.conn.close(CloseCause::disconnect_sent, now);
+        return;
+      }
+    }
     if (refusal != ReasonCode::success) ++counters_.messages_dropped;
     if (m->awaiting_ack) {
       // 0x10 tells a 5.0 publisher that nobody got it; the message is owned
@@ -822,6 +851,7 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
     fresh->client_id = client_id;
     fresh->session = Session(client_id, config_.session_limits);
     fresh->incarnation = next_incarnation_++;
+    if (shard_.count > 1) fresh->congested = std::make_shared<std::atomic<bool>>(false);
     it = sessions_.emplace(client_id, std::move(fresh)).first;
   }
   StoredSession& s = *it->second;
@@ -951,14 +981,15 @@ void Engine::on_subscribe(Link& link, const Subscribe& sub, Time now) {
     const auto shard = static_cast<std::uint32_t>(shard_.index);
     if (shared) {
       Writing w(shard_.lock);
-      routing_.shared.insert(shared->filter, std::string(shared->share_name) + '\0' + s.client_id,
-                             Routing::SharedEntry{std::string(shared->share_name), s.client_id,
-                                                  granted, shard, s.incarnation, true});
+      routing_.shared.insert(
+          shared->filter, std::string(shared->share_name) + '\0' + s.client_id,
+          Routing::SharedEntry{std::string(shared->share_name), s.client_id, granted, shard,
+                               s.incarnation, true, s.congested});
     } else {
       {
         Writing w(shard_.lock);
         routing_.subscriptions.insert(entry.filter, s.client_id,
-                                      Routing::Entry{granted, shard, s.incarnation});
+                                      Routing::Entry{granted, shard, s.incarnation, s.congested});
       }
       // Retain Handling [MQTT-3.3.1-9..11]; none for shared subscriptions.
       const auto rh = granted.options.retain_handling;
@@ -1043,7 +1074,8 @@ void Engine::send_retained(StoredSession& s, const std::string& filter, const Su
 
 // ---- routing ----------------------------------------------------------------
 
-std::size_t Engine::route(const Publish& message, const std::string& publisher, Time now) {
+std::size_t Engine::route(const Publish& message, const std::string& publisher, Time now,
+                          bool* refused) {
   // Only a retained message changes the shared state; other routing reads.
   std::optional<Reading> reading;
   std::optional<Writing> writing;
@@ -1051,6 +1083,92 @@ std::size_t Engine::route(const Publish& message, const std::string& publisher, 
     writing.emplace(shard_.lock);
   } else {
     reading.emplace(shard_.lock);
+  }
+  // One copy per session, at the highest QoS of its matching subscriptions,
+  // with all their identifiers [MQTT-3.3.4-2], [MQTT-3.3.4-3], [MQTT-3.3.4-4].
+  struct Target {
+    const std::string* client;
+    std::uint32_t shard = 0;
+    std::uint64_t incarnation = 0;
+    const std::atomic<bool>* congested = nullptr;
+    QoS qos = QoS::at_most_once;
+    bool retain = false;
+    std::vector<std::uint32_t> identifiers;
+  };
+  std::vector<Target> targets;  // one per matching subscription, merged below
+  routing_.subscriptions.match(message.topic,
+                               [&](const std::string& client, const Routing::Entry& e) {
+                                 const Subscription& sub = e.subscription;
+                                 if (sub.options.no_local && client == publisher)
+                                   return;  // [MQTT-3.8.3-3]
+                                 Target t{&client,
+                                          e.shard,
+                                          e.incarnation,
+                                          e.congested.get(),
+                                          std::min(message.qos, sub.options.qos),
+                                          // Retain As Published [MQTT-3.3.1-12], [MQTT-3.3.1-13].
+                                          sub.options.retain_as_published && message.retain,
+                                          {}};
+                                 if (sub.identifier) t.identifiers.push_back(*sub.identifier);
+                                 targets.push_back(std::move(t));
+                               });
+  if (targets.size() > 1) {
+    std::sort(targets.begin(), targets.end(),
+              [](const Target& a, const Target& b) { return *a.client < *b.client; });
+    std::size_t out = 0;
+    for (std::size_t i = 0; i < targets.size();) {
+      Target t = std::move(targets[i]);
+      std::size_t j = i + 1;
+      for (; j < targets.size() && *targets[j].client == *t.client; ++j) {
+        t.qos = std::max(t.qos, targets[j].qos);
+        t.retain = t.retain || targets[j].retain;
+        t.identifiers.insert(t.identifiers.end(), targets[j].identifiers.begin(),
+                             targets[j].identifiers.end());
+      }
+      targets[out++] = std::move(t);
+      i = j;
+    }
+    targets.resize(out);
+  }
+  // Shared subscriptions: one subscriber per group, in turn, preferring
+  // connected ones (docs/broker.md).
+  if (!routing_.shared.empty()) {
+    std::map<std::string, std::vector<const Routing::SharedEntry*>> groups;
+    routing_.shared.match(message.topic, [&](const std::string&, const Routing::SharedEntry& e) {
+      groups[e.group].push_back(&e);
+    });
+    for (auto& [group, entries] : groups) {
+      std::vector<const Routing::SharedEntry*> online;
+      for (const auto* e : entries) {
+        if (e->online) online.push_back(e);
+      }
+      const auto& pool = online.empty() ? entries : online;
+      const Routing::SharedEntry& chosen = *pool[shared_turn_[group]++ % pool.size()];
+      const Subscription& sub = chosen.subscription;
+      targets.push_back(Target{
+          &chosen.client_id, chosen.shard, chosen.incarnation, chosen.congested.get(),
+          std::min(message.qos, sub.options.qos),  // [MQTT-4.8.2-3]
+          sub.options.retain_as_published && message.retain, identifiers_of(sub.identifier)});
+    }
+  }
+  // A QoS 1/2 copy that a session's full queue cannot take: the message is
+  // refused as a whole, before anything is delivered or retained, so the
+  // publisher is never told a message was taken that some subscriber lost
+  // (docs/broker.md, "Full queues").
+  if (refused != nullptr) {
+    for (const Target& t : targets) {
+      if (t.qos == QoS::at_most_once) continue;
+      bool room = true;
+      if (t.shard != shard_.index) {
+        room = t.congested == nullptr || !t.congested->load(std::memory_order_relaxed);
+      } else if (const auto it = sessions_.find(*t.client); it != sessions_.end()) {
+        room = has_room(*it->second, message);
+      }
+      if (!room) {
+        *refused = true;
+        return 0;
+      }
+    }
   }
   if (message.retain) {
     mark_retained(message.topic);
@@ -1065,75 +1183,40 @@ std::size_t Engine::route(const Publish& message, const std::string& publisher, 
       retained[message.topic] = Routing::Retained{std::move(stored), now};  // [MQTT-3.3.1-5]
     }
   }
-  // One copy per session, at the highest QoS of its matching subscriptions,
-  // with all their identifiers [MQTT-3.3.4-2], [MQTT-3.3.4-3], [MQTT-3.3.4-4].
-  struct Target {
-    const std::string* client;
-    const Routing::Entry* entry;
-    QoS qos = QoS::at_most_once;
-    bool retain = false;
-    std::vector<std::uint32_t> identifiers;
-  };
-  std::vector<Target> targets;  // one per matching subscription, merged below
-  routing_.subscriptions.match(message.topic,
-                               [&](const std::string& client, const Routing::Entry& e) {
-                                 const Subscription& sub = e.subscription;
-                                 if (sub.options.no_local && client == publisher)
-                                   return;  // [MQTT-3.8.3-3]
-                                 Target t{&client,
-                                          &e,
-                                          std::min(message.qos, sub.options.qos),
-                                          // Retain As Published [MQTT-3.3.1-12], [MQTT-3.3.1-13].
-                                          sub.options.retain_as_published && message.retain,
-                                          {}};
-                                 if (sub.identifier) t.identifiers.push_back(*sub.identifier);
-                                 targets.push_back(std::move(t));
-                               });
-  if (targets.size() > 1) {
-    std::sort(targets.begin(), targets.end(),
-              [](const Target& a, const Target& b) { return *a.client < *b.client; });
-  }
   std::size_t given = 0;
-  for (std::size_t i = 0; i < targets.size();) {
-    Target t = std::move(targets[i]);
-    std::size_t j = i + 1;
-    for (; j < targets.size() && *targets[j].client == *t.client; ++j) {
-      t.qos = std::max(t.qos, targets[j].qos);
-      t.retain = t.retain || targets[j].retain;
-      t.identifiers.insert(t.identifiers.end(), targets[j].identifiers.begin(),
-                           targets[j].identifiers.end());
-    }
-    i = j;
+  for (const Target& t : targets) {
     // [MQTT-3.8.4-8]
-    if (give(*t.client, t.entry->shard, t.entry->incarnation,
-             copy_for(message, t.qos, t.retain, t.identifiers), now)) {
-      ++given;
-    }
-  }
-  // Shared subscriptions: one subscriber per group, in turn, preferring
-  // connected ones (docs/broker.md).
-  if (routing_.shared.empty()) return given;
-  std::map<std::string, std::vector<const Routing::SharedEntry*>> groups;
-  routing_.shared.match(message.topic, [&](const std::string&, const Routing::SharedEntry& e) {
-    groups[e.group].push_back(&e);
-  });
-  for (auto& [group, entries] : groups) {
-    std::vector<const Routing::SharedEntry*> online;
-    for (const auto* e : entries) {
-      if (e->online) online.push_back(e);
-    }
-    const auto& pool = online.empty() ? entries : online;
-    const Routing::SharedEntry& chosen = *pool[shared_turn_[group]++ % pool.size()];
-    const Subscription& sub = chosen.subscription;
-    if (give(chosen.client_id, chosen.shard, chosen.incarnation,
-             copy_for(message, std::min(message.qos, sub.options.qos),  // [MQTT-4.8.2-3]
-                      sub.options.retain_as_published && message.retain,
-                      identifiers_of(sub.identifier)),
+    if (give(*t.client, t.shard, t.incarnation, copy_for(message, t.qos, t.retain, t.identifiers),
              now)) {
       ++given;
     }
   }
   return given;
+}
+
+bool Engine::has_room(const StoredSession& s, const Publish& message) const {
+  if (s.link) {
+    if (const auto l = links_.find(*s.link); l != links_.end()) {
+      return l->second->conn.session().has_room(message);
+    }
+  }
+  return s.session.has_room(message);
+}
+
+// Other shards read a session's congestion without reaching its queue: set
+// once the queue is three quarters full, so that a message they forward
+// while it fills still has room (docs/broker.md, "Threads").
+void Engine::update_congestion(StoredSession& s) {
+  if (!s.congested) return;
+  const Session* session = &s.session;
+  if (s.link) {
+    if (const auto l = links_.find(*s.link); l != links_.end())
+      session = &l->second->conn.session();
+  }
+  const SessionLimits& limits = session->limits();
+  const bool congested = session->queue().size() * 4 >= limits.max_queued_messages * 3 ||
+                         session->queued_bytes() * 4 >= limits.max_queued_bytes * 3;
+  s.congested->store(congested, std::memory_order_relaxed);
 }
 
 // A routed copy: to the session here, or to its shard.
@@ -1166,6 +1249,7 @@ void Engine::deliver(StoredSession& s, Publish message, Time now) {
   if (s.session.enqueue(std::move(message), nullptr, now) == EnqueueResult::full) {
     ++counters_.messages_dropped;
   }
+  update_congestion(s);
 }
 
 }  // namespace assay::broker

@@ -555,3 +555,77 @@ TEST(Engine, MQTT_3_3_2_5_RetainedMessagesExpire) {
 
 }  // namespace
 }  // namespace assay::broker::test
+
+namespace assay::broker::test {
+namespace {
+
+EngineConfig queue_of(std::size_t n) {
+  EngineConfig c;
+  c.session_limits.max_queued_messages = n;
+  c.sys_interval = Duration{0};
+  return c;
+}
+
+// A QoS 1/2 message that a subscriber's full queue cannot take is refused
+// as a whole (5.0: PUBACK 0x97 Quota exceeded), so no acknowledged message
+// is lost for anyone; the other subscribers do not get it either.
+TEST(Engine, FullQueueRefusesQos1WithQuotaExceeded) {
+  World w(queue_of(2));
+  Client& slow = w.connect(World::make_connect("slow", Version::v5, true, 3600));
+  w.subscribe(slow, "t", QoS::at_least_once);
+  w.drop(slow);
+  Client& fast = w.connect(World::make_connect("fast"));
+  w.subscribe(fast, "t", QoS::at_least_once);
+  Client& pub = w.connect(World::make_connect("pub"));
+  for (const char* p : {"1", "2", "3"})
+    w.publish(pub, "t", QoS::at_least_once, p);
+  const auto done = pub.all<event::PublishCompleted>();
+  ASSERT_EQ(done.size(), 3u);
+  EXPECT_EQ(done[0].reason_code, ReasonCode::success);
+  EXPECT_EQ(done[1].reason_code, ReasonCode::success);
+  EXPECT_EQ(done[2].outcome, Outcome::refused);
+  EXPECT_EQ(done[2].reason_code, ReasonCode::quota_exceeded);
+  EXPECT_EQ(payloads(fast), (std::vector<std::string>{"1", "2"}));
+  Client& back = w.connect(World::make_connect("slow", Version::v5, false, 3600));
+  EXPECT_EQ(payloads(back), (std::vector<std::string>{"1", "2"}));
+}
+
+// 3.1.1 has no way to refuse a PUBLISH: the publisher's connection closes
+// without the PUBACK, so the message is still the client's to send again.
+TEST(Engine, FullQueueClosesA311PublisherWithoutAcknowledging) {
+  World w(queue_of(1));
+  Client& slow = w.connect(World::make_connect("slow", Version::v5, true, 3600));
+  w.subscribe(slow, "t", QoS::exactly_once);
+  w.drop(slow);
+  Client& pub = w.connect(World::make_connect("pub", Version::v3_1_1, false));
+  w.publish(pub, "t", QoS::exactly_once, "fits");
+  w.publish(pub, "t", QoS::exactly_once, "refused");
+  EXPECT_TRUE(pub.closed);
+  const auto done = pub.all<event::PublishCompleted>();
+  ASSERT_EQ(done.size(), 1u);                            // only the first was acknowledged
+  EXPECT_EQ(pub.conn->session().inflight().size(), 1u);  // the second waits to be resent
+  Client& back = w.connect(World::make_connect("slow", Version::v5, false, 3600));
+  EXPECT_EQ(payloads(back), (std::vector<std::string>{"fits"}));
+}
+
+// QoS 0 is never refused: the full session's copy is dropped and counted.
+TEST(Engine, FullQueueDropsQos0ForThatSessionOnly) {
+  EngineConfig c = queue_of(1);
+  c.queue_qos0_offline = true;
+  World w(c);
+  Client& slow = w.connect(World::make_connect("slow", Version::v5, true, 3600));
+  w.subscribe(slow, "t", QoS::at_most_once);
+  w.drop(slow);
+  Client& fast = w.connect(World::make_connect("fast"));
+  w.subscribe(fast, "t", QoS::at_most_once);
+  Client& pub = w.connect(World::make_connect("pub"));
+  const auto dropped = w.engine.stats().messages_dropped;
+  w.publish(pub, "t", QoS::at_most_once, "a");
+  w.publish(pub, "t", QoS::at_most_once, "b");
+  EXPECT_EQ(payloads(fast), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(w.engine.stats().messages_dropped, dropped + 1);
+  EXPECT_FALSE(pub.closed);
+}
+
+}  // namespace
+}  // namespace assay::broker::test

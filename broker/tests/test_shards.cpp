@@ -200,3 +200,35 @@ TEST(Shards, AForwardedMessageDoesNotReachALaterSessionWithTheSameId) {
 
 }  // namespace
 }  // namespace assay::broker::test
+
+namespace assay::broker::test {
+namespace {
+
+// A subscriber on another shard whose queue is three quarters full makes
+// its shard refuse QoS 1 messages for it (PUBACK 0x97) before any is lost.
+TEST(Shards, ACongestedSessionOnAnotherShardRefusesQos1) {
+  EngineConfig c;
+  c.session_limits.max_queued_messages = 4;
+  World w(c, 2);
+  const std::string id = id_on(1, "slow");
+  Client& slow = w.connect(World::make_connect(id, Version::v5, true, 3600), {}, 1);
+  w.subscribe(slow, "t", QoS::at_least_once);
+  w.drop(slow);
+  Client& pub = w.connect(World::make_connect(id_on(0, "pub")), {}, 0);
+  for (int i = 0; i < 6; ++i)
+    w.publish(pub, "t", QoS::at_least_once, std::to_string(i));
+  std::size_t accepted = 0;
+  for (const auto& done : pub.all<event::PublishCompleted>()) {
+    if (done.reason_code == ReasonCode::success) {
+      ++accepted;
+    } else {
+      EXPECT_EQ(done.reason_code, ReasonCode::quota_exceeded);
+    }
+  }
+  EXPECT_EQ(accepted, 3u);  // refused from three queued on
+  Client& back = w.connect(World::make_connect(id, Version::v5, false, 3600), {}, 0);
+  EXPECT_EQ(payloads(back), (std::vector<std::string>{"0", "1", "2"}));
+}
+
+}  // namespace
+}  // namespace assay::broker::test

@@ -136,8 +136,8 @@ TEST(Persistence, MQTT_3_1_2_8_WillsOfConnectionsOpenAtTheCrashArePublished) {
     Client& watcher = w.connect(World::make_connect("watcher", Version::v5, true, 3600));
     w.subscribe(watcher, "wills/#", QoS::at_least_once);
     Connect c = World::make_connect("device", Version::v5, true, 0);
-    c.will = Will{"wills/device", SharedBytes(std::string_view("lost")), QoS::at_least_once,
-                  false, {}};
+    c.will =
+        Will{"wills/device", SharedBytes(std::string_view("lost")), QoS::at_least_once, false, {}};
     w.connect(std::move(c));
     w.drop(watcher);
     store->crash();
@@ -173,8 +173,8 @@ TEST(Persistence, MQTT_4_3_3_10_Qos2ReceivedBeforeTheCrashIsDeliveredOnce) {
     store->crash();
   }
   World w(with(store));
-  Client& pub = w.connect(World::make_connect("pub", Version::v5, false, 3600),
-                          std::move(publisher_session));
+  Client& pub =
+      w.connect(World::make_connect("pub", Version::v5, false, 3600), std::move(publisher_session));
   const auto done = pub.all<event::PublishCompleted>();
   ASSERT_EQ(done.size(), 1u);
   EXPECT_EQ(done[0].outcome, Outcome::acknowledged);

@@ -52,12 +52,14 @@ Publish get_message(wire::Reader& r) {
 
 }  // namespace
 
+bool Session::has_room(const Publish& message) const {
+  return queue_.size() < limits_.max_queued_messages &&
+         queued_bytes_ + message_bytes(message) <= limits_.max_queued_bytes;
+}
+
 EnqueueResult Session::enqueue(Publish message, Ticket* ticket, Time now) {
+  if (!has_room(message)) return EnqueueResult::full;
   const std::size_t size = message_bytes(message);
-  if (queue_.size() >= limits_.max_queued_messages ||
-      queued_bytes_ + size > limits_.max_queued_bytes) {
-    return EnqueueResult::full;
-  }
   message.dup = false;
   message.packet_id = 0;
   const Ticket t = next_ticket_++;

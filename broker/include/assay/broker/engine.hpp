@@ -194,7 +194,13 @@ class Engine {
   void on_unsubscribe(Link& link, const mqtt::Unsubscribe& u, mqtt::Time now);
   void on_closed(Link& link, const mqtt::event::Closed& c, mqtt::Time now);
   // Routes an application message; returns how many sessions it was given to.
-  std::size_t route(const mqtt::Publish& message, const std::string& publisher, mqtt::Time now);
+  // With `refused`: a QoS 1/2 message that some session's full queue cannot
+  // take goes nowhere and *refused is set (the publisher is told); without
+  // it (Wills, $SYS) such a session's copy is dropped and counted.
+  std::size_t route(const mqtt::Publish& message, const std::string& publisher, mqtt::Time now,
+                    bool* refused = nullptr);
+  bool has_room(const StoredSession& session, const mqtt::Publish& message) const;
+  void update_congestion(StoredSession& session);
   bool give(const std::string& client_id, std::uint32_t shard, std::uint64_t incarnation,
             mqtt::Publish message, mqtt::Time now);
   void deliver(StoredSession& session, mqtt::Publish message, mqtt::Time now);

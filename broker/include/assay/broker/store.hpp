@@ -7,8 +7,8 @@
 #pragma once
 
 #include <map>
-#include <string>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "assay/mqtt/types.hpp"

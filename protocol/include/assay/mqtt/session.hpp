@@ -88,6 +88,8 @@ class Session {
   // Adds a message to the send queue (QoS 0 too, while offline). Assigns
   // and returns its ticket through `ticket`.
   EnqueueResult enqueue(Publish message, Ticket* ticket = nullptr, Time now = Time{0});
+  // Whether enqueue() would take `message` now.
+  bool has_room(const Publish& message) const;
 
   const std::vector<InFlight>& inflight() const { return inflight_; }
   const Fifo<Queued>& queue() const { return queue_; }

@@ -79,7 +79,7 @@ struct Shard {
       spare.swap(inbox);  // the two vectors keep their capacity
     }
     for (auto& f : spare)
-      engine->deliver_forwarded(f.client_id, f.incarnation, std::move(f.message), mqtt::Time{0});
+      engine->deliver_forwarded(std::move(f), mqtt::Time{0});
     spare.clear();
     drain(all);
   }

@@ -349,7 +349,7 @@ void Shard::add_peer(tcp::socket socket, ConnectionId id) {
 void Shard::deliver(std::vector<Engine::Forward> forwards) {
   const mqtt::Time now = broker_.now();
   for (auto& f : forwards)
-    engine_.deliver_forwarded(f.client_id, f.incarnation, std::move(f.message), now);
+    engine_.deliver_forwarded(std::move(f), now);
   after_input();
 }
 

@@ -419,14 +419,15 @@ void Engine::handoff(Link& link, const Connect& connect) {
   handoffs_.push_back(std::move(h));
 }
 
-void Engine::deliver_forwarded(const std::string& client_id, std::uint64_t incarnation,
-                               Publish message, Time now) {
-  const auto it = sessions_.find(client_id);
-  if (it == sessions_.end() || it->second->incarnation != incarnation) {
-    ++counters_.messages_dropped;  // the session ended after the message was routed
-    return;
+void Engine::deliver_forwarded(Forward forward, Time now) {
+  for (Forward::Target& t : forward.targets) {
+    const auto it = sessions_.find(t.client_id);
+    if (it == sessions_.end() || it->second->incarnation != t.incarnation) {
+      ++counters_.messages_dropped;  // the session ended after the message was routed
+      continue;
+    }
+    deliver(*it->second, copy_for(forward.message, t.qos, t.retain, t.identifiers), now);
   }
-  deliver(*it->second, std::move(message), now);
   process(now);
 }
 
@@ -1183,13 +1184,33 @@ std::size_t Engine::route(const Publish& message, const std::string& publisher, 
       retained[message.topic] = Routing::Retained{std::move(stored), now};  // [MQTT-3.3.1-5]
     }
   }
+  // Copies for this shard's sessions now [MQTT-3.8.4-8]; one Forward per
+  // other shard with its sessions' part.
   std::size_t given = 0;
-  for (const Target& t : targets) {
-    // [MQTT-3.8.4-8]
-    if (give(*t.client, t.shard, t.incarnation, copy_for(message, t.qos, t.retain, t.identifiers),
-             now)) {
+  const std::size_t first_forward = forwards_.size();
+  for (Target& t : targets) {
+    if (t.shard == shard_.index) {
+      const auto it = sessions_.find(*t.client);
+      if (it == sessions_.end()) continue;
+      deliver(*it->second, copy_for(message, t.qos, t.retain, t.identifiers), now);
       ++given;
+      continue;
     }
+    Forward* f = nullptr;
+    for (auto i = forwards_.begin() + static_cast<std::ptrdiff_t>(first_forward);
+         i != forwards_.end(); ++i) {
+      if (i->shard == t.shard) f = &*i;
+    }
+    if (f == nullptr) {
+      f = &forwards_.emplace_back();
+      f->shard = t.shard;
+      f->message = message;
+      f->message.dup = false;
+      f->message.packet_id = 0;
+    }
+    f->targets.push_back(
+        Forward::Target{*t.client, t.incarnation, t.qos, t.retain, std::move(t.identifiers)});
+    ++given;
   }
   return given;
 }
@@ -1217,19 +1238,6 @@ void Engine::update_congestion(StoredSession& s) {
   const bool congested = session->queue().size() * 4 >= limits.max_queued_messages * 3 ||
                          session->queued_bytes() * 4 >= limits.max_queued_bytes * 3;
   s.congested->store(congested, std::memory_order_relaxed);
-}
-
-// A routed copy: to the session here, or to its shard.
-bool Engine::give(const std::string& client_id, std::uint32_t shard, std::uint64_t incarnation,
-                  Publish message, Time now) {
-  if (shard != shard_.index) {
-    forwards_.push_back(Forward{shard, client_id, incarnation, std::move(message)});
-    return true;
-  }
-  const auto it = sessions_.find(client_id);
-  if (it == sessions_.end()) return false;
-  deliver(*it->second, std::move(message), now);
-  return true;
 }
 
 void Engine::deliver(StoredSession& s, Publish message, Time now) {

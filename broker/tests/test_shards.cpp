@@ -188,11 +188,11 @@ TEST(Shards, AForwardedMessageDoesNotReachALaterSessionWithTheSameId) {
   w.engines[0]->receive(pub.id, bytes, w.now);
   auto forward = w.engines[0]->poll_forward();
   ASSERT_TRUE(forward.has_value());
-  EXPECT_EQ(forward->client_id, id);
+  ASSERT_EQ(forward->targets.size(), 1u);
+  EXPECT_EQ(forward->targets[0].client_id, id);
   Client& again = w.connect(World::make_connect(id), {}, 1);  // Clean Start: a new session
   const auto dropped = w.engines[1]->stats().messages_dropped;
-  w.engines[1]->deliver_forwarded(forward->client_id, forward->incarnation,
-                                  std::move(forward->message), w.now);
+  w.engines[1]->deliver_forwarded(std::move(*forward), w.now);
   w.pump();
   EXPECT_TRUE(again.messages().empty());
   EXPECT_EQ(w.engines[1]->stats().messages_dropped, dropped + 1);

@@ -209,8 +209,8 @@ class World {
         while (auto f = engines[s]->poll_forward()) {
           moved = true;
           ++forwards;
-          engines[f->shard]->deliver_forwarded(f->client_id, f->incarnation, std::move(f->message),
-                                               now);
+          const std::size_t to = f->shard;
+          engines[to]->deliver_forwarded(std::move(*f), now);
         }
       }
       for (std::size_t s = 0; s < engines.size(); ++s) {

@@ -150,8 +150,8 @@ void EngineNetwork::flush() {
       }
       while (auto f = engine.poll_forward()) {
         busy = true;
-        engines_[f->shard]->deliver_forwarded(f->client_id, f->incarnation, std::move(f->message),
-                                              now_);
+        const std::size_t to = f->shard;
+        engines_[to]->deliver_forwarded(std::move(*f), now_);
       }
       while (auto out = engine.poll_output()) {
         busy = true;

@@ -172,16 +172,22 @@ class Engine {
   // here (its output comes out of poll_output()).
   ConnectionId adopt(Handoff handoff, mqtt::Time now);
 
-  // A copy of a message for a session of another shard.
+  // A message for sessions of another shard: routed once, forwarded once
+  // per shard with the copy each of its sessions gets.
   struct Forward {
+    struct Target {
+      std::string client_id;
+      std::uint64_t incarnation = 0;  // of the session the subscription belongs to
+      mqtt::QoS qos = mqtt::QoS::at_most_once;
+      bool retain = false;
+      std::vector<std::uint32_t> identifiers;  // Subscription Identifiers
+    };
     std::size_t shard = 0;
-    std::string client_id;
-    std::uint64_t incarnation = 0;  // of the session the subscription belongs to
-    mqtt::Publish message;          // QoS, RETAIN and identifiers already the subscriber's
+    mqtt::Publish message;  // as published
+    std::vector<Target> targets;
   };
   std::optional<Forward> poll_forward();
-  void deliver_forwarded(const std::string& client_id, std::uint64_t incarnation,
-                         mqtt::Publish message, mqtt::Time now);
+  void deliver_forwarded(Forward forward, mqtt::Time now);
 
  private:
   struct StoredSession;
@@ -201,8 +207,7 @@ class Engine {
                     bool* refused = nullptr);
   bool has_room(const StoredSession& session, const mqtt::Publish& message) const;
   void update_congestion(StoredSession& session);
-  bool give(const std::string& client_id, std::uint32_t shard, std::uint64_t incarnation,
-            mqtt::Publish message, mqtt::Time now);
+
   void deliver(StoredSession& session, mqtt::Publish message, mqtt::Time now);
   void send_retained(StoredSession& session, const std::string& filter,
                      const detail::Subscription& sub, mqtt::Time now);

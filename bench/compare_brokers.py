@@ -13,7 +13,11 @@ Prints a table with the ratios assay/Mosquitto (below 1 is better for
 assay). With --smoke, only a short load against `assay broker` that must
 deliver every QoS 1 message (the CI load smoke test).
 
-  compare_brokers.py ASSAY_BINARY [--smoke] [--port-base N] [--json FILE]
+`assay broker` runs with --threads 1 unless --threads N says otherwise:
+Mosquitto is single-threaded, and CPU per delivery is compared thread for
+thread; the multi-threaded figures are a separate run.
+
+  compare_brokers.py ASSAY_BINARY [--smoke] [--threads N] [--port-base N] [--json FILE]
 """
 import json
 import os
@@ -27,6 +31,7 @@ import time
 assay = sys.argv[1]
 smoke = "--smoke" in sys.argv
 port_base = int(sys.argv[sys.argv.index("--port-base") + 1]) if "--port-base" in sys.argv else 28890
+threads = sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv else "1"
 tick = os.sysconf("SC_CLK_TCK")
 
 SCENARIOS = [  # name, scenario, qos, clients, messages, rate
@@ -122,8 +127,8 @@ def idle_memory(broker, connections=10000):
 def main():
     work = tempfile.mkdtemp()
     try:
-        brokers = [("assay", [assay, "broker", "--bind", "127.0.0.1", "-p", str(port_base), "-q"],
-                    port_base)]
+        brokers = [("assay", [assay, "broker", "--bind", "127.0.0.1", "-p", str(port_base), "-q",
+                              "--threads", threads], port_base)]
         if not smoke:
             conf = os.path.join(work, "mosquitto.conf")
             with open(conf, "w") as f:
@@ -147,6 +152,7 @@ def main():
                       f"p99 {r['latency_us']['p99']} us")
             return
         a, m = results["assay"], results["mosquitto"]
+        print(f"assay broker --threads {threads}")
         print("| scenario | metric | assay | mosquitto | ratio |")
         print("|---|---|---|---|---|")
         for name, *_ in SCENARIOS:

@@ -79,7 +79,7 @@ void cases::connect(std::vector<Case>& out) {
            });
 
   add_case(out, "3.1", "connect.reserved-flag", "the reserved CONNECT flag must be 0",
-           {"MQTT-3.1.2-3"}, {"MQTT-3.1.2-3"}, [](Context& ctx) {
+           {"MQTT-3.1.2-3"}, {"MQTT-3.1.2-3", "MQTT-3.14.0-1"}, [](Context& ctx) {
              Peer& p = ctx.peer("client");
              p.send_raw(raw_connect(ctx.version, ctx.client_id(), 0x03),
                         "CONNECT with the reserved flag set");
@@ -113,6 +113,57 @@ void cases::connect(std::vector<Case>& out) {
              b.expect_close_with("Will Retain without Will", {ReasonCode::malformed_packet});
            });
 
+  // Strings of the CONNECT payload must be UTF-8: a CONNECT that breaks it
+  // does not match §3.1 and the connection is closed (3.1.1: without a
+  // CONNACK; 5.0: at most CONNACK 0x80/0x81).
+  add_case(out, "3.1", "connect.will-topic-utf8", "a Will Topic that is not valid UTF-8",
+           {"MQTT-3.1.3-10", "MQTT-3.1.4-1"}, {"MQTT-3.1.3-11", "MQTT-3.1.4-1", "MQTT-3.14.0-1"},
+           [](Context& ctx) {
+             Peer& p = ctx.peer("client");
+             Bytes will;
+             if (ctx.v5()) will.push_back(0);  // Will Properties length
+             for (std::uint8_t b : Bytes{0, 3, 'w', 0xC3, 0x28, 0, 1, 'x'})
+               will.push_back(b);
+             p.send_raw(raw_connect(ctx.version, ctx.client_id(), 0x02 | 0x04, "MQTT", {}, will),
+                        "CONNECT with a Will Topic that is not UTF-8");
+             p.expect_close_with("invalid Will Topic",
+                                 {ReasonCode::malformed_packet, ReasonCode::protocol_error});
+           });
+
+  add_case(out, "3.1", "connect.client-id-utf8", "a Client Identifier that is not valid UTF-8",
+           {"MQTT-3.1.3-4", "MQTT-3.1.4-1"}, {"MQTT-3.1.3-4", "MQTT-3.1.4-1"}, [](Context& ctx) {
+             Peer& p = ctx.peer("client");
+             p.send_raw(raw_connect(ctx.version, "c\xC3\x28", 0x02),
+                        "CONNECT with a Client Identifier that is not UTF-8");
+             p.expect_close_with("invalid Client Identifier",
+                                 {ReasonCode::malformed_packet, ReasonCode::protocol_error,
+                                  ReasonCode::client_identifier_not_valid});
+           });
+
+  // A broker without this Authentication Method may answer CONNACK 0x8C or
+  // 0x87; either way the connection closes.
+  add_case(
+      out, "4.12", "connect.unknown-auth-method",
+      "5.0: an Authentication Method the broker does not support closes the connection", {},
+      {"MQTT-4.12.0-1", "MQTT-4.13.2-1"}, [](Context& ctx) {
+        Peer& p = ctx.peer("client");
+        Connect c = ctx.connect_packet(ctx.client_id());
+        c.properties.add(PropertyId::authentication_method, std::string("assay-no-such-method"));
+        p.send(c);
+        p.expect_close_with("an unsupported Authentication Method",
+                            {ReasonCode::bad_authentication_method, ReasonCode::not_authorized});
+      });
+
+  add_case(out, "3.1", "connect.user-name-utf8", "a User Name that is not valid UTF-8",
+           {"MQTT-3.1.3-11", "MQTT-3.1.4-1"}, {"MQTT-3.1.3-12", "MQTT-3.1.4-1"}, [](Context& ctx) {
+             Peer& p = ctx.peer("client");
+             const Bytes user{0, 3, 'u', 0xC3, 0x28};
+             p.send_raw(raw_connect(ctx.version, ctx.client_id(), 0x02 | 0x80, "MQTT", {}, user),
+                        "CONNECT with a User Name that is not UTF-8");
+             p.expect_close_with("invalid User Name",
+                                 {ReasonCode::malformed_packet, ReasonCode::protocol_error});
+           });
+
   add_case(
       out, "3.1", "connect.password-without-username",
       "3.1.1: the Password Flag needs the User Name Flag", {"MQTT-3.1.2-22"}, {}, [](Context& ctx) {
@@ -125,7 +176,9 @@ void cases::connect(std::vector<Case>& out) {
 
   add_case(out, "3.2", "connect.connack-first",
            "CONNACK (Success) comes before any other packet, even when the client does not wait",
-           {"MQTT-3.2.0-1", "MQTT-3.1.4-4"}, {"MQTT-3.2.0-1", "MQTT-3.2.0-2", "MQTT-3.1.4-5"},
+           // The CONNACK's flags and Reason Code are checked as it is decoded.
+           {"MQTT-3.2.0-1", "MQTT-3.1.4-4"},
+           {"MQTT-3.2.0-1", "MQTT-3.2.0-2", "MQTT-3.1.4-5", "MQTT-3.2.2-1", "MQTT-3.2.2-8"},
            [](Context& ctx) {
              Peer& p = ctx.peer("client");
              Connect c = ctx.connect_packet(ctx.client_id());
@@ -183,8 +236,8 @@ void cases::connect(std::vector<Case>& out) {
       });
 
   add_case(out, "3.1", "connect.empty-client-id-persistent",
-           "3.1.1: an empty client id with CleanSession 0 is refused with 0x02", {"MQTT-3.1.3-8"},
-           {}, [](Context& ctx) {
+           "3.1.1: an empty client id with CleanSession 0 is refused with 0x02",
+           {"MQTT-3.1.3-8", "MQTT-3.1.3-9"}, {}, [](Context& ctx) {
              Peer& p = ctx.peer("client");
              p.send_raw(raw_connect(ctx.version, "", 0x00), "CONNECT, empty id, CleanSession 0");
              const Connack ack = p.expect<Connack>("empty id with CleanSession 0");
@@ -194,7 +247,8 @@ void cases::connect(std::vector<Case>& out) {
            });
 
   add_case(out, "3.1", "connect.takeover", "a second connection with the same id takes over",
-           {"MQTT-3.1.4-2"}, {"MQTT-3.1.4-3", "MQTT-3.14.2-2", "MQTT-3.14.4-1"}, [](Context& ctx) {
+           {"MQTT-3.1.4-2"}, {"MQTT-3.1.4-3", "MQTT-3.14.2-2", "MQTT-3.14.4-1", "MQTT-3.14.2-1"},
+           [](Context& ctx) {
              const std::string id = ctx.client_id();
              Peer& a = ctx.peer("first");
              a.connect_ok(ctx.connect_packet(id));

@@ -16,8 +16,12 @@ Bytes raw_publish(Version v, ByteView topic, ByteView properties = {}) {
   return f.bytes({'x'}).build();
 }
 
+// Every malformed case also checks the general rule: a protocol violation
+// closes the connection (3.1.1 MQTT-4.8.0-1, 5.0 MQTT-4.13.1-1).
 void malformed_case(std::vector<Case>& out, std::string name, std::string title, V v311, V v5,
                     std::function<Bytes(Context&)> frame) {
+  if (!v311.empty()) v311.push_back("MQTT-4.8.0-1");
+  if (!v5.empty()) v5.push_back("MQTT-4.13.1-1");
   const std::string what = title;
   add_case(out, "1-4", "malformed." + name, title, std::move(v311), std::move(v5),
            [what, frame](Context& ctx) {
@@ -30,8 +34,9 @@ void malformed_case(std::vector<Case>& out, std::string name, std::string title,
 }  // namespace
 
 void cases::malformed(std::vector<Case>& out) {
-  malformed_case(out, "utf8-invalid", "a topic that is not valid UTF-8", {"MQTT-1.5.3-1"},
-                 {"MQTT-1.5.4-1"}, [](Context& ctx) {
+  malformed_case(out, "utf8-invalid", "a topic that is not valid UTF-8",
+                 {"MQTT-1.5.3-1", "MQTT-3.3.2-1"}, {"MQTT-1.5.4-1", "MQTT-3.3.2-1"},
+                 [](Context& ctx) {
                    const Bytes topic{'a', '/', 0xC3, 0x28};
                    return raw_publish(ctx.version, topic);
                  });
@@ -110,6 +115,58 @@ void cases::malformed(std::vector<Case>& out) {
                    const Bytes props{0x11, 0x00, 0x00, 0x00, 0x0A};
                    const std::string t = ctx.topic("p");
                    return raw_publish(ctx.version, Bytes(t.begin(), t.end()), props);
+                 });
+  malformed_case(out, "unsubscribe-utf8", "an UNSUBSCRIBE Topic Filter that is not valid UTF-8",
+                 {"MQTT-3.10.3-1"}, {"MQTT-3.10.3-1"}, [](Context& ctx) {
+                   FrameBuilder f(PacketType::unsubscribe, 0x02);
+                   f.u16(1);
+                   if (ctx.v5()) f.vbi(0);
+                   const Bytes filter{'a', '/', 0xC3, 0x28};
+                   return f.u16(static_cast<std::uint16_t>(filter.size())).bytes(filter).build();
+                 });
+  // 5.0 properties whose values have rules of their own.
+  // The rule binds the sender; a broker that forwards such a message sends
+  // it, so it must refuse it or leave the Response Topic out.
+  add_case(out, "3.3", "malformed.response-topic-wildcard",
+           "5.0: a Response Topic with a wildcard is refused, or never forwarded", {},
+           {"MQTT-3.3.2-14"}, [](Context& ctx) {
+             const std::string t = ctx.topic("rt");
+             Peer& sub = connected(ctx, "subscriber");
+             sub.subscribe(t, QoS::at_most_once);
+             Peer& pub = connected(ctx, "publisher");
+             const Bytes props{0x08, 0x00, 0x03, 'r', '/', '#'};
+             pub.send_raw(raw_publish(ctx.version, Bytes(t.begin(), t.end()), props),
+                          "PUBLISH with Response Topic 'r/#'");
+             const Peer::Arrival a = sub.next(ctx.options.quiet);
+             if (a.kind != Peer::Arrival::Kind::packet) return;  // refused: nothing forwarded
+             const auto* m = std::get_if<Publish>(&a.packet);
+             if (m == nullptr) ctx.fail("expected nothing or a PUBLISH, got another packet");
+             const std::string* rt = m->properties.string(PropertyId::response_topic);
+             ctx.check(rt == nullptr || rt->find_first_of("+#") == std::string::npos,
+                       "the broker forwarded the Response Topic '" + (rt ? *rt : std::string()) +
+                           "' with a wildcard");
+           });
+  malformed_case(out, "response-topic-utf8", "a Response Topic that is not valid UTF-8", {},
+                 {"MQTT-3.3.2-13"}, [](Context& ctx) {
+                   const Bytes props{0x08, 0x00, 0x03, 'r', 0xC3, 0x28};
+                   const std::string t = ctx.topic("p");
+                   return raw_publish(ctx.version, Bytes(t.begin(), t.end()), props);
+                 });
+  malformed_case(out, "content-type-utf8", "a Content Type that is not valid UTF-8", {},
+                 {"MQTT-3.3.2-19"}, [](Context& ctx) {
+                   const Bytes props{0x03, 0x00, 0x02, 0xC3, 0x28};
+                   const std::string t = ctx.topic("p");
+                   return raw_publish(ctx.version, Bytes(t.begin(), t.end()), props);
+                 });
+  malformed_case(out, "user-property-utf8", "a User Property value that is not valid UTF-8", {},
+                 {"MQTT-1.5.7-1"}, [](Context& ctx) {
+                   const Bytes props{0x26, 0x00, 0x01, 'k', 0x00, 0x02, 0xC3, 0x28};
+                   const std::string t = ctx.topic("p");
+                   return raw_publish(ctx.version, Bytes(t.begin(), t.end()), props);
+                 });
+  malformed_case(out, "auth-flags", "AUTH with fixed header flags 0001", {}, {"MQTT-3.15.1-1"},
+                 [](Context&) {
+                   return Bytes{0xF1, 0x00};
                  });
   malformed_case(out, "property-length-overrun", "a Property Length beyond the end of the packet",
                  {}, {"§2.2.2.1"}, [](Context& ctx) {

@@ -1,4 +1,6 @@
 // §3.3 PUBLISH, §4.3 QoS flows, §4.6 ordering, retained messages.
+#include <set>
+
 #include "cases.hpp"
 
 namespace assay::conformance {
@@ -23,8 +25,11 @@ Pair pair(Context& ctx, const std::string& t, QoS qos) {
 
 void cases::publish(std::vector<Case>& out) {
   add_case(out, "4.3", "publish.qos0", "QoS 0 is delivered with QoS 0 and DUP 0",
-           {"MQTT-4.3.1-1", "MQTT-3.3.1-2", "MQTT-3.3.2-3"},
-           {"MQTT-4.3.1-1", "MQTT-3.3.1-2", "MQTT-3.3.2-3"}, [](Context& ctx) {
+           // A packet id in a QoS 0 PUBLISH, or a missing Property Length,
+           // would show as a changed payload.
+           {"MQTT-4.3.1-1", "MQTT-3.3.1-2", "MQTT-3.3.2-3", "MQTT-2.3.1-5"},
+           {"MQTT-4.3.1-1", "MQTT-3.3.1-2", "MQTT-3.3.2-3", "MQTT-2.2.1-2", "MQTT-2.2.2-1"},
+           [](Context& ctx) {
              const std::string t = ctx.topic("q0");
              auto [sub, pub] = pair(ctx, t, QoS::at_most_once);
              pub.publish(t, "zero", QoS::at_most_once);
@@ -37,7 +42,10 @@ void cases::publish(std::vector<Case>& out) {
   add_case(out, "4.3", "publish.qos1",
            "QoS 1: PUBACK with the PUBLISH's packet id; delivery at QoS 1",
            {"MQTT-2.3.1-6", "MQTT-3.3.4-1", "MQTT-4.3.2-1", "MQTT-4.3.2-2"},
-           {"MQTT-2.2.1-5", "MQTT-3.3.4-1", "MQTT-4.3.2-2", "MQTT-4.3.2-4", "MQTT-2.2.1-4"},
+           // The PUBACK's Reason Code is checked against the PUBACK table
+           // as every packet from the broker is decoded.
+           {"MQTT-2.2.1-5", "MQTT-3.3.4-1", "MQTT-4.3.2-2", "MQTT-4.3.2-4", "MQTT-2.2.1-4",
+            "MQTT-3.4.2-1"},
            [](Context& ctx) {
              need_qos(ctx, QoS::at_least_once);
              const std::string t = ctx.topic("q1");
@@ -51,7 +59,9 @@ void cases::publish(std::vector<Case>& out) {
 
   add_case(out, "4.3", "publish.qos2", "QoS 2: PUBREC, PUBREL, PUBCOMP with matching packet ids",
            {"MQTT-2.3.1-6", "MQTT-4.3.3-1", "MQTT-4.3.3-2"},
-           {"MQTT-2.2.1-5", "MQTT-4.3.3-2", "MQTT-4.3.3-8", "MQTT-4.3.3-11"}, [](Context& ctx) {
+           {"MQTT-2.2.1-5", "MQTT-4.3.3-2", "MQTT-4.3.3-8", "MQTT-4.3.3-11", "MQTT-3.5.2-1",
+            "MQTT-3.6.2-1", "MQTT-3.7.2-1"},
+           [](Context& ctx) {
              need_qos(ctx, QoS::exactly_once);
              const std::string t = ctx.topic("q2");
              auto [sub, pub] = pair(ctx, t, QoS::exactly_once);
@@ -78,6 +88,27 @@ void cases::publish(std::vector<Case>& out) {
              ctx.check(pub.expect<Pubcomp>("PUBREL").packet_id == 7, "PUBCOMP id");
              sub.expect_publish("the message");
              sub.expect_no_publish("a second copy of a QoS 2 message");
+           });
+
+  add_case(out, "2.3", "publish.ids-unused",
+           "the broker's unacknowledged QoS 1 PUBLISH packets carry distinct packet ids",
+           {"MQTT-2.3.1-4"}, {"MQTT-2.2.1-4"}, [](Context& ctx) {
+             need_qos(ctx, QoS::at_least_once);
+             const std::string t = ctx.topic("ids");
+             auto [sub, pub] = pair(ctx, t, QoS::at_least_once);
+             for (int i = 0; i < 5; ++i)
+               pub.publish(t, std::to_string(i), QoS::at_least_once);
+             std::vector<Publish> held;
+             std::set<std::uint16_t> ids;
+             for (int i = 0; i < 5; ++i) {
+               held.push_back(sub.expect_publish("message " + std::to_string(i), false));
+               ctx.check(held.back().packet_id != 0, "a QoS 1 PUBLISH with packet id 0");
+               ctx.check(ids.insert(held.back().packet_id).second,
+                         "packet id " + std::to_string(held.back().packet_id) +
+                             " is already in use by an unacknowledged PUBLISH");
+             }
+             for (const Publish& m : held)
+               sub.ack(m);
            });
 
   add_case(out, "4.3", "publish.qos1-id-reuse",
@@ -110,8 +141,8 @@ void cases::publish(std::vector<Case>& out) {
            });
 
   add_case(out, "4.6", "publish.ordering",
-           "messages from one client on one topic arrive in the order sent", {"MQTT-4.6.0-6"},
-           {"MQTT-4.6.0-5", "MQTT-4.6.0-6"}, [](Context& ctx) {
+           "messages from one client on one topic arrive in the order sent",
+           {"MQTT-4.6.0-5", "MQTT-4.6.0-6"}, {"MQTT-4.6.0-5", "MQTT-4.6.0-6"}, [](Context& ctx) {
              const QoS q = offered(ctx, QoS::at_least_once);
              const std::string t = ctx.topic("order");
              auto [sub, pub] = pair(ctx, t, q);

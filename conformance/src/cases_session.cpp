@@ -36,8 +36,10 @@ void cases::session(std::vector<Case>& out) {
   add_case(out, "3.1", "session.resume",
            "Clean Start 0 resumes the session: Session Present 1, subscriptions kept, QoS 1 "
            "messages stored while offline",
-           {"MQTT-3.1.2-4", "MQTT-3.1.2-5", "MQTT-3.2.2-2"},
-           {"MQTT-3.1.2-5", "MQTT-3.1.2-23", "MQTT-3.2.2-3", "MQTT-4.5.0-1"}, [](Context& ctx) {
+           {"MQTT-3.1.2-4", "MQTT-3.1.2-5", "MQTT-3.2.2-2", "MQTT-3.1.3-2", "MQTT-4.1.0-1",
+            "MQTT-4.5.0-1"},
+           {"MQTT-3.1.2-5", "MQTT-3.1.2-23", "MQTT-3.2.2-3", "MQTT-4.5.0-1", "MQTT-3.1.3-2"},
+           [](Context& ctx) {
              need_qos(ctx, QoS::at_least_once);
              const std::string id = ctx.client_id();
              const std::string t = ctx.topic("resume");
@@ -56,7 +58,8 @@ void cases::session(std::vector<Case>& out) {
 
   add_case(out, "3.1", "session.clean-start-discards",
            "Clean Start 1 discards the stored session and its subscriptions",
-           {"MQTT-3.1.2-6", "MQTT-3.2.2-1"}, {"MQTT-3.1.2-4", "MQTT-3.2.2-2"}, [](Context& ctx) {
+           {"MQTT-3.1.2-6", "MQTT-3.2.2-1", "MQTT-3.1.4-3"},
+           {"MQTT-3.1.2-4", "MQTT-3.2.2-2", "MQTT-3.1.4-4"}, [](Context& ctx) {
              const std::string id = ctx.client_id();
              const std::string t = ctx.topic("clean");
              Peer& s = ctx.peer("subscriber");
@@ -94,6 +97,27 @@ void cases::session(std::vector<Case>& out) {
                            ", the original was " + std::to_string(first.packet_id));
              ctx.check(again.dup, "the resent PUBLISH must have DUP 1");
              ctx.check(text(again.payload) == "unacked", "a different message was resent");
+           });
+
+  add_case(out, "4.4", "session.puback-error-ends-delivery",
+           "5.0: a PUBACK with a Reason Code of 0x80 or more acknowledges: not resent on "
+           "resumption",
+           {}, {"MQTT-4.4.0-2"}, [](Context& ctx) {
+             need_qos(ctx, QoS::at_least_once);
+             const std::string id = ctx.client_id();
+             const std::string t = ctx.topic("refused");
+             Peer& s = ctx.peer("subscriber");
+             s.connect_ok(persistent(ctx, id));
+             s.subscribe(t, QoS::at_least_once);
+             Peer& pub = connected(ctx, "publisher");
+             pub.publish(t, "refused by the subscriber", QoS::at_least_once);
+             const Publish m = s.expect_publish("the message", false);
+             s.send(Puback{m.packet_id, ReasonCode::unspecified_error, {}, AckLayout::shortest});
+             s.disconnect();
+             Peer& s2 = ctx.peer("subscriber2");
+             const Connack ack = s2.connect_ok(persistent(ctx, id));
+             ctx.check(ack.session_present, "Session Present must be 1");
+             s2.expect_no_publish("a message the subscriber acknowledged with 0x80");
            });
 
   add_case(out, "4.4", "session.resend-pubrel",
@@ -150,7 +174,8 @@ void cases::session(std::vector<Case>& out) {
            });
 
   add_case(out, "3.1", "will.published", "the Will is published when the connection is lost",
-           {"MQTT-3.1.2-8", "MQTT-3.1.2-16"}, {"MQTT-3.1.2-8", "MQTT-3.1.2-14"}, [](Context& ctx) {
+           {"MQTT-3.1.2-8", "MQTT-3.1.2-16"}, {"MQTT-3.1.2-8", "MQTT-3.1.2-14", "MQTT-3.1.2-7"},
+           [](Context& ctx) {
              const std::string t = ctx.topic("will");
              Peer& w = connected(ctx, "watcher");
              w.subscribe(t, QoS::at_most_once);

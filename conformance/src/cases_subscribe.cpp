@@ -9,7 +9,7 @@ void cases::subscribe(std::vector<Case>& out) {
   add_case(out, "3.8", "subscribe.suback",
            "SUBACK: same packet id, one code per filter, in order, granting at most the request",
            {"MQTT-3.8.4-1", "MQTT-3.8.4-2", "MQTT-3.8.4-4", "MQTT-3.8.4-5", "MQTT-3.9.3-1",
-            "MQTT-3.9.3-2"},
+            "MQTT-3.9.3-2", "MQTT-2.3.1-7"},
            {"MQTT-2.2.1-6", "MQTT-3.8.4-1", "MQTT-3.8.4-2", "MQTT-3.8.4-5", "MQTT-3.8.4-6",
             "MQTT-3.8.4-7", "MQTT-3.9.3-1", "MQTT-3.9.3-2"},
            [](Context& ctx) {
@@ -238,7 +238,8 @@ void cases::subscribe(std::vector<Case>& out) {
            });
 
   add_case(out, "3.10", "unsubscribe.stops", "after UNSUBACK no new messages are delivered",
-           {"MQTT-3.10.4-2"}, {"MQTT-3.10.4-2", "MQTT-3.10.4-1"}, [](Context& ctx) {
+           {"MQTT-3.10.4-2", "MQTT-3.10.4-1"}, {"MQTT-3.10.4-2", "MQTT-3.10.4-1"},
+           [](Context& ctx) {
              const std::string t = ctx.topic("u");
              Peer& sub = connected(ctx, "subscriber");
              sub.subscribe(t, QoS::at_most_once);

@@ -95,7 +95,8 @@ void cases::v5_features(std::vector<Case>& out) {
   add_case(
       out, "3.3", "v5.receive-maximum",
       "the server keeps at most the client's Receive Maximum of QoS 1/2 messages unacknowledged",
-      {}, {"MQTT-3.3.4-9", "MQTT-4.9.0-2", "MQTT-4.9.0-3", "MQTT-3.3.4-10"}, [](Context& ctx) {
+      {}, {"MQTT-3.3.4-9", "MQTT-4.9.0-1", "MQTT-4.9.0-2", "MQTT-4.9.0-3", "MQTT-3.3.4-10"},
+      [](Context& ctx) {
         need_qos(ctx, QoS::at_least_once);
         const std::string t = ctx.topic("flow");
         Peer& sub = ctx.peer("subscriber");

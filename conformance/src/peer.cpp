@@ -62,6 +62,12 @@ void Peer::pump() {
     }
     Packet p = std::move(std::get<Decoded>(r).packet);
     trace('<', describe(p, version_));
+    // Checked on every connection of every case.
+    if (const auto* c = std::get_if<Connack>(&p); c && !is_error(c->reason_code)) {
+      connected_ = true;
+    } else if (std::holds_alternative<Disconnect>(p) && !connected_) {
+      ctx_.fail("the broker sent DISCONNECT before a successful CONNACK [MQTT-3.14.0-1]");
+    }
     arrived_.push_back(std::move(p));
   }
 }

@@ -161,6 +161,7 @@ class Peer {
   std::deque<mqtt::Packet> arrived_;
   std::deque<mqtt::Packet> stash_;
   bool closed_ = false;
+  bool connected_ = false;  // a CONNACK with a code below 0x80 arrived
   bool close_traced_ = false;
   std::uint16_t packet_id_ = 0;
 };

@@ -1,7 +1,11 @@
 // Fuzz target: the broker engine with several client connections. The input
 // is a sequence of operations on three client slots: connect (version, Clean
 // Start, expiry, a Will), subscribe, publish, unsubscribe, drop the network,
-// disconnect, raw bytes from a client, and time advancing.
+// disconnect, raw bytes from a client, and time advancing. Every input runs
+// twice: against one engine, and against two engines made one broker as
+// `assay broker --threads 2` does (the connecting slot's op byte picks the
+// engine that accepts it; handoffs and forwarded messages are delivered at
+// once, and a lock that aborts if the engine takes it twice).
 //
 // The clients are real client-role Connections, so the safety invariants of
 // ../shared/GUARANTEES.md can be asserted inside the target (a violation
@@ -20,6 +24,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "assay/broker/engine.hpp"
 #include "assay/mqtt/topic.hpp"
@@ -30,20 +35,55 @@ using namespace assay::mqtt;
 using assay::broker::ConnectionId;
 using assay::broker::Engine;
 
+class CheckingLock final : public assay::broker::SharedLock {
+ public:
+  void lock() override { enter(); }
+  void unlock() override { leave(); }
+  void lock_shared() override { enter(); }
+  void unlock_shared() override { leave(); }
+
+ private:
+  void enter();
+  void leave();
+  bool held_ = false;
+};
+
 [[noreturn]] void fail(const char* what) {
   std::fprintf(stderr, "fuzz_engine oracle failed: %s\n", what);
   std::abort();
 }
 
+void CheckingLock::enter() {
+  if (held_) fail("the routing lock taken while held");
+  held_ = true;
+}
+void CheckingLock::leave() {
+  if (!held_) fail("the routing lock released while free");
+  held_ = false;
+}
+
 struct Slot {
   std::unique_ptr<Connection> conn;
   ConnectionId id = 0;
+  std::size_t shard = 0;  // the engine serving it
   std::string client_id;
   bool live = false;
 };
 
 struct World {
-  Engine engine{assay::broker::EngineConfig{}, Time{0}};
+  explicit World(std::size_t shards) {
+    assay::broker::Sharding sharding;
+    sharding.count = shards;
+    sharding.routing = assay::broker::make_routing();
+    sharding.lock = shards > 1 ? &lock : nullptr;
+    for (std::size_t i = 0; i < shards; ++i) {
+      sharding.index = i;
+      engines.push_back(
+          std::make_unique<Engine>(assay::broker::EngineConfig{}, Time{0}, sharding));
+    }
+  }
+  CheckingLock lock;
+  std::vector<std::unique_ptr<Engine>> engines;
   Time now{0};
   Slot slots[3];
   std::set<std::string> published;                                     // payloads
@@ -99,18 +139,42 @@ struct World {
         Bytes out;
         if (s.conn->poll_transmit(out)) {
           moved = true;
-          engine.receive(s.id, out, now);
+          engines[s.shard]->receive(s.id, out, now);
         }
         if (closing) end(s);
       }
-      while (auto out = engine.poll_output()) {
-        moved = true;
-        for (auto& s : slots) {
-          if (!s.live || s.id != out->id) continue;
-          s.conn->receive(out->bytes, now);
-          while (auto e = s.conn->poll_event())
-            check(s, *e);
-          if (out->close_after) end(s);
+      for (std::size_t e = 0; e < engines.size(); ++e) {
+        while (auto h = engines[e]->poll_handoff()) {
+          moved = true;
+          if (h->shard >= engines.size() || h->shard == e) fail("a handoff to a wrong shard");
+          const std::size_t to = h->shard;
+          const ConnectionId from = h->id;
+          const ConnectionId id = engines[to]->adopt(std::move(*h), now);
+          bool found = false;
+          for (auto& s : slots) {
+            if (s.live && s.shard == e && s.id == from) {
+              s.shard = to;
+              s.id = id;
+              found = true;
+            }
+          }
+          if (!found) engines[to]->transport_closed(id, now);
+        }
+        while (auto f = engines[e]->poll_forward()) {
+          moved = true;
+          if (f->shard >= engines.size() || f->shard == e) fail("a forward to a wrong shard");
+          const std::size_t to = f->shard;
+          engines[to]->deliver_forwarded(std::move(*f), now);
+        }
+        while (auto out = engines[e]->poll_output()) {
+          moved = true;
+          for (auto& s : slots) {
+            if (!s.live || s.shard != e || s.id != out->id) continue;
+            s.conn->receive(out->bytes, now);
+            while (auto ev = s.conn->poll_event())
+              check(s, *ev);
+            if (out->close_after) end(s);
+          }
         }
       }
       if (!moved) return;
@@ -122,7 +186,7 @@ struct World {
     s.conn->transport_closed(now);
     while (auto e = s.conn->poll_event())
       check(s, *e);
-    engine.transport_closed(s.id, now);
+    engines[s.shard]->transport_closed(s.id, now);
     s.live = false;
   }
 
@@ -161,10 +225,8 @@ struct World {
 const char* const topics[] = {"a", "a/b", "a/c", "nl", "$s/x"};
 const char* const filters[] = {"a", "a/#", "+/b", "#", "nl", "$share/g/a/#", "$s/+"};
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  World w;
+void run(const std::uint8_t* data, std::size_t size, std::size_t shards) {
+  World w(shards);
   std::size_t i = 0;
   auto next = [&]() -> std::uint8_t { return i < size ? data[i++] : 0; };
   while (i < size) {
@@ -177,7 +239,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         ConnectionOptions o;
         o.role = Role::client;
         s.conn = std::make_unique<Connection>(o, w.now);
-        const auto id = w.engine.open(w.now);
+        s.shard = static_cast<std::size_t>(op >> 5) % shards;
+        const auto id = w.engines[s.shard]->open(w.now);
         if (!id) break;
         s.id = *id;
         s.live = true;
@@ -252,7 +315,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         break;
       default: {  // time passes
         w.now += Duration(250 * std::int64_t{next() % 64});
-        w.engine.handle_timeout(w.now);
+        for (auto& engine : w.engines)
+          engine->handle_timeout(w.now);
         for (auto& slot : w.slots) {
           if (slot.live) slot.conn->handle_timeout(w.now);
         }
@@ -261,5 +325,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     w.pump();
     w.check_takeover();
   }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  run(data, size, 1);
+  run(data, size, 2);
   return 0;
 }

@@ -78,8 +78,7 @@ struct World {
     sharding.lock = shards > 1 ? &lock : nullptr;
     for (std::size_t i = 0; i < shards; ++i) {
       sharding.index = i;
-      engines.push_back(
-          std::make_unique<Engine>(assay::broker::EngineConfig{}, Time{0}, sharding));
+      engines.push_back(std::make_unique<Engine>(assay::broker::EngineConfig{}, Time{0}, sharding));
     }
   }
   CheckingLock lock;

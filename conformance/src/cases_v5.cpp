@@ -356,6 +356,148 @@ void cases::v5_features(std::vector<Case>& out) {
              p.expect_close_with("No Local on a shared subscription", {ReasonCode::protocol_error});
            });
 
+  add_case(out, "4.8", "v5.shared-share-name-invalid",
+           "a ShareName with '+' is not a valid shared subscription", {}, {"MQTT-4.8.2-2"},
+           [](Context& ctx) {
+             ctx.need(ctx.caps.shared_available, "the broker does not offer shared subscriptions");
+             Peer& p = connected(ctx, "client");
+             Subscribe s;
+             s.packet_id = 3;
+             s.subscriptions.push_back({"$share/a+b/" + ctx.topic("x"), {}});
+             p.send(s);
+             // Refused in the SUBACK, or the connection closed (0x8F, or a
+             // Malformed Packet / Protocol Error).
+             const Peer::Arrival a = p.next(ctx.options.timeout);
+             if (a.kind == Peer::Arrival::Kind::timeout) ctx.fail("no answer to the SUBSCRIBE");
+             if (a.kind == Peer::Arrival::Kind::closed) return;
+             if (const auto* ack = std::get_if<Suback>(&a.packet)) {
+               ctx.check(ack->reason_codes.size() == 1 && is_error(ack->reason_codes[0]),
+                         "the filter '$share/a+b/...' was granted");
+               return;
+             }
+             const auto* d = std::get_if<Disconnect>(&a.packet);
+             ctx.check(d != nullptr, "expected SUBACK or DISCONNECT, got another packet");
+             ctx.check(d->reason_code == ReasonCode::topic_filter_invalid ||
+                           d->reason_code == ReasonCode::malformed_packet ||
+                           d->reason_code == ReasonCode::protocol_error,
+                       "DISCONNECT with an unexpected reason code");
+             p.expect_close("after DISCONNECT");
+           });
+
+  add_case(out, "4.8", "v5.shared-offline-member",
+           "a shared subscription's only member gets the message when it reconnects", {},
+           {"MQTT-4.8.2-4"}, [](Context& ctx) {
+             ctx.need(ctx.caps.shared_available, "the broker does not offer shared subscriptions");
+             need_qos(ctx, QoS::at_least_once);
+             const std::string id = ctx.client_id();
+             const std::string t = ctx.topic("shared-offline");
+             ctx.end_session_later(id);
+             Peer& m = ctx.peer("member");
+             m.connect_ok(ctx.connect_packet(id, false, 60));
+             m.subscribe("$share/" + id + "/" + t, QoS::at_least_once);
+             m.disconnect();
+             Peer& pub = connected(ctx, "publisher");
+             pub.publish(t, "while away", QoS::at_least_once);
+             Peer& back = ctx.peer("member-again");
+             const Connack ack = back.connect_ok(ctx.connect_packet(id, false, 60));
+             ctx.check(ack.session_present, "Session Present must be 1");
+             const Publish got = back.expect_publish("the message published while away");
+             ctx.check(text(got.payload) == "while away", "a different message");
+           });
+
+  add_case(out, "4.8", "v5.shared-refused-not-redelivered",
+           "a message a member refuses (PUBACK 0x80) goes to no other member", {}, {"MQTT-4.8.2-6"},
+           [](Context& ctx) {
+             ctx.need(ctx.caps.shared_available, "the broker does not offer shared subscriptions");
+             need_qos(ctx, QoS::at_least_once);
+             const std::string t = ctx.topic("shared-refused");
+             const std::string filter = "$share/" + ctx.client_id() + "/" + t;
+             Peer& a = connected(ctx, "member-a");
+             a.subscribe(filter, QoS::at_least_once);
+             Peer& b = connected(ctx, "member-b");
+             b.subscribe(filter, QoS::at_least_once);
+             Peer& pub = connected(ctx, "publisher");
+             pub.publish(t, "refused", QoS::at_least_once);
+             Peer* got = nullptr;
+             Peer* other = nullptr;
+             std::uint16_t id = 0;
+             for (auto [p, o] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
+               const Peer::Arrival r = p->next(p == &a ? ctx.options.timeout : ctx.options.quiet);
+               if (r.kind != Peer::Arrival::Kind::packet) continue;
+               const auto* m = std::get_if<Publish>(&r.packet);
+               ctx.check(m != nullptr, "expected PUBLISH");
+               got = p;
+               other = o;
+               id = m->packet_id;
+               break;
+             }
+             if (got == nullptr) ctx.fail("no member got the message");
+             got->send(Puback{id, ReasonCode::unspecified_error, {}, AckLayout::shortest});
+             other->expect_no_publish("the message another member refused");
+             got->expect_no_publish("the message it refused");
+           });
+
+  add_case(out, "3.10", "v5.unsubscribe-completes-delivery",
+           "a QoS 1 delivery under way when its subscription goes is still completed", {},
+           {"MQTT-3.10.4-3"}, [](Context& ctx) {
+             need_qos(ctx, QoS::at_least_once);
+             const std::string id = ctx.client_id();
+             const std::string t = ctx.topic("unsub-inflight");
+             ctx.end_session_later(id);
+             Peer& s = ctx.peer("subscriber");
+             s.connect_ok(ctx.connect_packet(id, false, 60));
+             s.subscribe(t, QoS::at_least_once);
+             Peer& pub = connected(ctx, "publisher");
+             pub.publish(t, "under way", QoS::at_least_once);
+             const Publish first = s.expect_publish("the message", false);
+             s.unsubscribe(t);
+             s.drop();
+             Peer& back = ctx.peer("subscriber-again");
+             back.connect_ok(ctx.connect_packet(id, false, 60));
+             const Publish again = back.expect_publish("the unacknowledged message, resent");
+             ctx.check(again.packet_id == first.packet_id && again.dup,
+                       "resent with another packet id or DUP 0");
+           });
+
+  // For brokers that offer less: not applicable to one that offers all.
+  add_case(out, "3.2", "v5.maximum-qos-subscribe",
+           "a broker with Maximum QoS below 2 still accepts SUBSCRIBE at QoS 2", {},
+           {"MQTT-3.2.2-10"}, [](Context& ctx) {
+             ctx.need(ctx.caps.maximum_qos < QoS::exactly_once, "the broker supports QoS 2");
+             Peer& p = connected(ctx, "client");
+             const Suback ack = p.subscribe(ctx.topic("max-qos"), QoS::exactly_once);
+             ctx.check(ack.reason_codes.size() == 1 && !is_error(ack.reason_codes[0]) &&
+                           static_cast<QoS>(ack.reason_codes[0]) <= ctx.caps.maximum_qos,
+                       "expected a grant at most the broker's Maximum QoS");
+           });
+
+  add_case(out, "3.2", "v5.maximum-qos-will", "a Will QoS above the Maximum QoS is refused", {},
+           {"MQTT-3.2.2-12"}, [](Context& ctx) {
+             ctx.need(ctx.caps.maximum_qos < QoS::exactly_once, "the broker supports QoS 2");
+             Peer& p = ctx.peer("client");
+             Connect c = ctx.connect_packet(ctx.client_id());
+             c.will = Will{ctx.topic("will"), text("w"), QoS::exactly_once, false, {}};
+             p.send(c);
+             const auto code =
+                 p.expect_close("Will QoS 2 with Maximum QoS " +
+                                std::to_string(static_cast<int>(ctx.caps.maximum_qos)));
+             ctx.check(!code || *code == ReasonCode::qos_not_supported,
+                       "refused, but not with 0x9B (QoS not supported)");
+           });
+
+  add_case(out, "3.2", "v5.retain-unavailable-will",
+           "a Will with Retain 1 is refused when retained messages are not available", {},
+           {"MQTT-3.2.2-13"}, [](Context& ctx) {
+             ctx.need(!ctx.caps.retain_available, "the broker offers retained messages");
+             Peer& p = ctx.peer("client");
+             Connect c = ctx.connect_packet(ctx.client_id());
+             c.will = Will{ctx.topic("will"), text("w"), QoS::at_most_once, true, {}};
+             p.send(c);
+             const auto code = p.expect_close("Will Retain 1 with Retain Available 0");
+             ctx.check(!code || *code == ReasonCode::retain_not_supported,
+                       "refused, but not with 0x9A (Retain not supported)");
+           });
+
   add_case(out, "3.1", "v5.no-response-information",
            "without Request Response Information the CONNACK has no Response Information", {},
            {"MQTT-3.1.2-28"}, [](Context& ctx) {

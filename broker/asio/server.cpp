@@ -83,6 +83,7 @@ class Shard {
   };
 
   void add_peer(tcp::socket socket, ConnectionId id);
+  void drain(ConnectionId id);
   void read(const std::shared_ptr<Peer>& peer);
   void after_input();
   void flush();
@@ -120,6 +121,7 @@ class Broker {
       sharding.count = threads;
       sharding.routing = routing;
       EngineConfig config = options.engine;
+      config.drain_before_takeover = true;  // see Shard::drain
       if (threads > 1) {
         sharding.lock = &lock_;
         // The engines count connections; the broker-wide limit is ours.
@@ -334,6 +336,27 @@ void Shard::adopt(tcp::socket socket, Engine::Handoff handoff) {
   after_input();
 }
 
+// A client that ended its last connection (DISCONNECT, then close) just
+// before opening a new one: the old connection's last bytes may still wait in
+// its socket when the new CONNECT is read (sooner still when it came through
+// another thread). The engine parks the CONNECT; they are read now, so the
+// new connection never takes over a session its client already ended.
+void Shard::drain(ConnectionId id) {
+  const auto it = peers_.find(id);
+  if (it == peers_.end()) return;
+  const std::shared_ptr<Peer> peer = it->second;
+  while (!peer->closed) {
+    boost::system::error_code ec;
+    const std::size_t n = peer->socket.read_some(asio::buffer(read_buffer_), ec);
+    if (ec == asio::error::would_block) return;
+    if (ec) {
+      close(*peer);  // the end of the stream (or an error): transport closed
+      return;
+    }
+    engine_.receive(peer->id, mqtt::ByteView(read_buffer_.data(), n), broker_.now());
+  }
+}
+
 void Shard::add_peer(tcp::socket socket, ConnectionId id) {
   boost::system::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
@@ -385,6 +408,10 @@ void Shard::read(const std::shared_ptr<Peer>& peer) {
 // output of every read in this turn of the event loop goes out in one write
 // per connection.
 void Shard::after_input() {
+  while (auto d = engine_.poll_drain()) {
+    drain(d->holder);
+    engine_.resume(d->waiting, broker_.now());
+  }
   while (auto out = engine_.poll_output()) {
     const auto it = peers_.find(out->id);
     if (it == peers_.end()) continue;

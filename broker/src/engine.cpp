@@ -225,6 +225,9 @@ struct Engine::Link {
   std::optional<std::string> username;
   bool adopted = false;     // handed over by another shard: its home is here
   bool handed_off = false;  // given to another shard: conn is moved from
+  bool parked = false;      // its CONNECT waits for a drain (drain_before_takeover)
+  bool drained = false;     // the drain was done: take over now
+  std::optional<Connect> parked_connect;
   bool close_requested = false;
   bool in_work = false;   // queued in work_
   bool in_dirty = false;  // queued in dirty_
@@ -398,6 +401,26 @@ std::optional<Engine::Forward> Engine::poll_forward() {
   return f;
 }
 
+std::optional<Engine::Drain> Engine::poll_drain() {
+  if (drains_.empty()) return std::nullopt;
+  const Drain d = drains_.front();
+  drains_.pop_front();
+  return d;
+}
+
+void Engine::resume(ConnectionId waiting, Time now) {
+  const auto it = links_.find(waiting);
+  if (it == links_.end() || !it->second->parked) return;
+  Link& link = *it->second;
+  link.parked = false;
+  link.drained = true;
+  const Connect connect = std::move(*link.parked_connect);
+  link.parked_connect.reset();
+  if (link.conn.state() != Connection::State::closed) on_connect(link, connect, now);
+  schedule(link);
+  process(now);
+}
+
 ConnectionId Engine::adopt(Handoff handoff, Time now) {
   const ConnectionId id = next_id_++;
   auto link = std::make_unique<Link>(id, std::move(*handoff.connection));
@@ -458,7 +481,7 @@ void Engine::process(Time now) {
     if (it == links_.end()) continue;
     Link& link = *it->second;
     link.in_work = false;
-    while (!link.handed_off) {
+    while (!link.handed_off && !link.parked) {
       auto e = link.conn.poll_event();
       if (!e) break;
       on_event(link, *e, now);
@@ -819,8 +842,16 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
   }
 
   // Takeover: the connection holding this client id is closed [MQTT-3.1.4-3]
-  // and its session moves to the new one.
+  // and its session moves to the new one; first, with drain_before_takeover,
+  // what the old connection still has to say is read.
   auto it = sessions_.find(client_id);
+  if (config_.drain_before_takeover && !link.drained && it != sessions_.end() && it->second->link &&
+      links_.contains(*it->second->link)) {
+    link.parked = true;
+    link.parked_connect = c;
+    drains_.push_back(Drain{*it->second->link, link.id});
+    return;
+  }
   if (it != sessions_.end() && it->second->link) {
     StoredSession& old = *it->second;
     if (const auto l = links_.find(*old.link); l != links_.end()) {

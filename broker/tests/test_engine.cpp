@@ -629,3 +629,49 @@ TEST(Engine, FullQueueDropsQos0ForThatSessionOnly) {
 
 }  // namespace
 }  // namespace assay::broker::test
+
+namespace assay::broker::test {
+namespace {
+
+// Over sockets a client's DISCONNECT on its old connection can still be
+// unread when its new CONNECT is read. With drain_before_takeover the CONNECT
+// waits while the driver reads the old connection, so the session the
+// client ended is not taken over: Session Present 0 [MQTT-3.2.2-2],
+// [MQTT-4.1.0-2].
+TEST(Engine, ATakeoverWaitsForWhatTheOldConnectionStillHasToSay) {
+  EngineConfig c;
+  c.drain_before_takeover = true;
+  World w(c);
+  Client& first = w.connect(World::make_connect("same"));  // Session Expiry 0
+  first.conn->disconnect(Disconnect{}, w.now);             // sent, not yet read by the broker
+  Bytes last;
+  first.conn->poll_transmit(last);
+  first.closed = true;
+  int drains = 0;
+  w.on_drain = [&](const Engine::Drain& d) {
+    ++drains;
+    EXPECT_EQ(d.holder, first.id);
+    w.engine.receive(first.id, last, w.now);
+    w.engine.transport_closed(first.id, w.now);
+  };
+  Client& second = w.connect(World::make_connect("same", Version::v5, false));
+  EXPECT_EQ(drains, 1);
+  const auto connected = second.all<event::Connected>();
+  ASSERT_EQ(connected.size(), 1u);
+  EXPECT_FALSE(connected[0].connack.session_present);
+}
+
+// Without anything left to read, the takeover goes ahead after the drain.
+TEST(Engine, MQTT_3_1_4_3_TakeoverAfterADrainThatFindsNothing) {
+  EngineConfig c;
+  c.drain_before_takeover = true;
+  World w(c);
+  Client& first = w.connect(World::make_connect("same", Version::v5, false, 3600));
+  Client& second = w.connect(World::make_connect("same", Version::v5, false, 3600));
+  EXPECT_TRUE(first.closed);
+  ASSERT_EQ(first.all<event::DisconnectReceived>().size(), 1u);
+  EXPECT_TRUE(second.all<event::Connected>()[0].connack.session_present);
+}
+
+}  // namespace
+}  // namespace assay::broker::test

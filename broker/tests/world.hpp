@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <vector>
@@ -72,6 +73,9 @@ class World {
   std::vector<std::unique_ptr<Client>> clients;
   std::size_t handoffs = 0;
   std::size_t forwards = 0;
+  // With drain_before_takeover: called before the parked CONNECT resumes
+  // (a test delivers what the old connection still had to say).
+  std::function<void(const Engine::Drain&)> on_drain;
 
   static std::vector<std::unique_ptr<Engine>> make(const EngineConfig& config, std::size_t n,
                                                    CheckingLock& lock) {
@@ -193,6 +197,11 @@ class World {
         }
       }
       for (std::size_t s = 0; s < engines.size(); ++s) {
+        while (auto d = engines[s]->poll_drain()) {
+          moved = true;
+          if (on_drain) on_drain(*d);
+          engines[s]->resume(d->waiting, now);
+        }
         while (auto h = engines[s]->poll_handoff()) {
           moved = true;
           ++handoffs;

@@ -187,6 +187,24 @@ void cases::session(std::vector<Case>& out) {
              ctx.check(!m.retain, "the Will was published retained without Will Retain");
            });
 
+  add_case(out, "3.1", "will.user-properties-order",
+           "5.0: the Will's User Properties are forwarded in their order", {}, {"MQTT-3.1.3-10"},
+           [](Context& ctx) {
+             const std::string t = ctx.topic("will-props");
+             Peer& w = connected(ctx, "watcher");
+             w.subscribe(t, QoS::at_most_once);
+             Peer& c = ctx.peer("client");
+             Connect connect = with_will(ctx, ctx.client_id(), t, "gone");
+             const std::vector<StringPair> sent{{"b", "1"}, {"a", "2"}, {"b", "3"}};
+             for (const StringPair& p : sent)
+               connect.will->properties.add(PropertyId::user_property, p);
+             c.connect_ok(connect);
+             c.drop();
+             const Publish m = w.expect_publish("the Will of a lost connection");
+             ctx.check(m.properties.user_properties() == sent,
+                       "the Will's User Properties changed or changed order");
+           });
+
   add_case(out, "3.1", "will.not-after-disconnect", "a normal DISCONNECT discards the Will",
            {"MQTT-3.1.2-10", "MQTT-3.14.4-3"}, {"MQTT-3.1.2-10", "MQTT-3.14.4-3"},
            [](Context& ctx) {

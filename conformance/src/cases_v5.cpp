@@ -498,6 +498,37 @@ void cases::v5_features(std::vector<Case>& out) {
                        "refused, but not with 0x9A (Retain not supported)");
            });
 
+  add_case(out, "3.1", "v5.request-problem-information-0",
+           "with Request Problem Information 0, acknowledgements carry no Reason String or User "
+           "Property",
+           {}, {"MQTT-3.1.2-29"}, [](Context& ctx) {
+             Peer& p = ctx.peer("client");
+             Connect c = ctx.connect_packet(ctx.client_id());
+             c.properties.add(PropertyId::request_problem_information, 0u);
+             p.connect_ok(c);
+             const auto clean = [&](const Properties& props, const std::string& what) {
+               ctx.check(!props.contains(PropertyId::reason_string) &&
+                             !props.contains(PropertyId::user_property),
+                         what + " carries a Reason String or User Property");
+             };
+             // Answers where a broker might explain itself: nobody subscribed
+             // (0x10), and no such subscription (0x11).
+             const std::string t = ctx.topic("nobody");
+             if (ctx.caps.maximum_qos >= QoS::at_least_once) {
+               Publish m = message(t, "x", QoS::at_least_once, 21);
+               p.send(m);
+               clean(p.expect<Puback>("QoS 1 PUBLISH to nobody").properties, "PUBACK");
+             }
+             if (ctx.caps.maximum_qos >= QoS::exactly_once) {
+               p.send(message(t, "y", QoS::exactly_once, 22));
+               clean(p.expect<Pubrec>("QoS 2 PUBLISH to nobody").properties, "PUBREC");
+               p.send(Pubrel{22, ReasonCode::success, {}, AckLayout::shortest});
+               clean(p.expect<Pubcomp>("PUBREL").properties, "PUBCOMP");
+             }
+             clean(p.subscribe(t, QoS::at_most_once).properties, "SUBACK");
+             clean(p.unsubscribe(ctx.topic("never")).properties, "UNSUBACK");
+           });
+
   add_case(out, "3.1", "v5.no-response-information",
            "without Request Response Information the CONNACK has no Response Information", {},
            {"MQTT-3.1.2-28"}, [](Context& ctx) {

@@ -52,6 +52,12 @@ struct EngineConfig {
   std::uint16_t topic_alias_maximum = 10;
   mqtt::QoS maximum_qos = mqtt::QoS::exactly_once;
   bool retain_available = true;
+  // A CONNECT whose client id is held by a live connection waits until the
+  // driver has read what that connection still has to say (poll_drain()):
+  // over sockets, a client's DISCONNECT on its old connection may not have
+  // been read yet when its new CONNECT is, and must not be overtaken by a
+  // takeover. In-process drivers deliver in order and leave this off.
+  bool drain_before_takeover = false;
   // Replaces the client's Keep Alive when set (5.0 Server Keep Alive).
   std::optional<std::uint16_t> server_keep_alive;
   // Session Expiry Intervals above this are lowered to it (seconds).
@@ -168,6 +174,17 @@ class Engine {
     mqtt::Connect connect;
   };
   std::optional<Handoff> poll_handoff();
+
+  // With drain_before_takeover: `holder` holds the session a CONNECT on
+  // `waiting` would take over. Read what `holder`'s network connection has
+  // buffered (receive(), or transport_closed() at its end), then call
+  // resume(waiting).
+  struct Drain {
+    ConnectionId holder = 0;
+    ConnectionId waiting = 0;
+  };
+  std::optional<Drain> poll_drain();
+  void resume(ConnectionId waiting, mqtt::Time now);
   // Takes a handed-off connection and answers its CONNECT; returns its id
   // here (its output comes out of poll_output()).
   ConnectionId adopt(Handoff handoff, mqtt::Time now);
@@ -226,6 +243,7 @@ class Engine {
   std::unique_ptr<StoredSession> parse_session_record(const std::string& client_id,
                                                       mqtt::ByteView record) const;
   void handoff(Link& link, const mqtt::Connect& connect);
+  mqtt::Fifo<Drain> drains_;
 
   EngineConfig config_;
   ConnectionId next_id_ = 1;

@@ -13,13 +13,13 @@
 
 #include <condition_variable>
 #include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "assay/broker/engine.hpp"
 #include "assay/mqtt/codec.hpp"
+#include "shared_mutex_lock.hpp"
 
 namespace {
 
@@ -30,20 +30,10 @@ using mqtt::Bytes;
 constexpr int clients_per_thread = 50;  // publishers and as many subscribers
 constexpr int batch = 32;               // PUBLISH packets per read
 
-class RwLock final : public SharedLock {
- public:
-  void lock() override { m_.lock(); }
-  void unlock() override { m_.unlock(); }
-  void lock_shared() override { m_.lock_shared(); }
-  void unlock_shared() override { m_.unlock_shared(); }
-
- private:
-  std::shared_mutex m_;
-};
-
 std::string id_on(std::size_t shard, std::size_t shards, const std::string& prefix) {
   for (int i = 0;; ++i) {
-    std::string id = prefix + "-" + std::to_string(i);
+    std::string id = prefix;
+    id.append("-").append(std::to_string(i));
     if (home_shard(id, shards) == shard) return id;
   }
 }
@@ -89,7 +79,7 @@ struct Shard {
 void BM_Shards(benchmark::State& state) {
   const auto threads = static_cast<std::size_t>(state.range(0));
   const auto cross_percent = state.range(1);
-  RwLock lock;
+  SharedMutexLock lock;
   const auto routing = make_routing();
   std::vector<Shard> shards(threads);
   EngineConfig config;

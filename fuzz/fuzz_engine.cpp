@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "assay/broker/checking_lock.hpp"
 #include "assay/broker/engine.hpp"
 #include "assay/mqtt/topic.hpp"
 
@@ -35,31 +36,9 @@ using namespace assay::mqtt;
 using assay::broker::ConnectionId;
 using assay::broker::Engine;
 
-class CheckingLock final : public assay::broker::SharedLock {
- public:
-  void lock() override { enter(); }
-  void unlock() override { leave(); }
-  void lock_shared() override { enter(); }
-  void unlock_shared() override { leave(); }
-
- private:
-  void enter();
-  void leave();
-  bool held_ = false;
-};
-
 [[noreturn]] void fail(const char* what) {
   std::fprintf(stderr, "fuzz_engine oracle failed: %s\n", what);
   std::abort();
-}
-
-void CheckingLock::enter() {
-  if (held_) fail("the routing lock taken while held");
-  held_ = true;
-}
-void CheckingLock::leave() {
-  if (!held_) fail("the routing lock released while free");
-  held_ = false;
 }
 
 struct Slot {
@@ -81,7 +60,7 @@ struct World {
       engines.push_back(std::make_unique<Engine>(assay::broker::EngineConfig{}, Time{0}, sharding));
     }
   }
-  CheckingLock lock;
+  assay::broker::CheckingLock lock;  // throws (and so aborts) on misuse
   std::vector<std::unique_ptr<Engine>> engines;
   Time now{0};
   Slot slots[3];

@@ -1,5 +1,7 @@
 #include "server.hpp"
 
+#include "shared_mutex_lock.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,7 +13,6 @@
 #include <ctime>
 #include <limits>
 #include <mutex>
-#include <shared_mutex>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -38,18 +39,6 @@ const char* level_name(LogLevel l) {
 }
 
 class Broker;
-
-// A reader-writer lock for the engines' shared routing state.
-class RoutingLock final : public SharedLock {
- public:
-  void lock() override { m_.lock(); }
-  void unlock() override { m_.unlock(); }
-  void lock_shared() override { m_.lock_shared(); }
-  void unlock_shared() override { m_.unlock_shared(); }
-
- private:
-  std::shared_mutex m_;
-};
 
 // One engine on one thread with its own io_context: the connections it
 // serves, their sockets, and its timer. Everything in a Shard runs on its
@@ -185,7 +174,7 @@ class Broker {
 
   const ServerOptions& options_;
   std::chrono::steady_clock::time_point start_;
-  RoutingLock lock_;
+  SharedMutexLock lock_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
   std::unique_ptr<asio::signal_set> signals_;

@@ -109,36 +109,35 @@ std::optional<Publish> get_message(RecordReader& r) {
 
 constexpr std::uint8_t record_format = 1;
 
-// Holds the shared routing lock for a scope (no lock: one engine alone).
-class Reading {
+// Holds the shared routing lock for a scope, shared or exclusive (no lock:
+// one engine alone).
+template <bool exclusive>
+class Holding {
  public:
-  explicit Reading(SharedLock* lock) : lock_(lock) {
-    if (lock_) lock_->lock_shared();
+  explicit Holding(SharedLock* lock) : lock_(lock) {
+    if (!lock_) return;
+    if constexpr (exclusive) {
+      lock_->lock();
+    } else {
+      lock_->lock_shared();
+    }
   }
-  ~Reading() {
-    if (lock_) lock_->unlock_shared();
+  ~Holding() {
+    if (!lock_) return;
+    if constexpr (exclusive) {
+      lock_->unlock();
+    } else {
+      lock_->unlock_shared();
+    }
   }
-  Reading(const Reading&) = delete;
-  Reading& operator=(const Reading&) = delete;
+  Holding(const Holding&) = delete;
+  Holding& operator=(const Holding&) = delete;
 
  private:
   SharedLock* lock_;
 };
-
-class Writing {
- public:
-  explicit Writing(SharedLock* lock) : lock_(lock) {
-    if (lock_) lock_->lock();
-  }
-  ~Writing() {
-    if (lock_) lock_->unlock();
-  }
-  Writing(const Writing&) = delete;
-  Writing& operator=(const Writing&) = delete;
-
- private:
-  SharedLock* lock_;
-};
+using Reading = Holding<false>;
+using Writing = Holding<true>;
 
 }  // namespace
 
@@ -678,24 +677,7 @@ void Engine::restore(Time now) {
   for (const std::string& id : restored) {
     const auto it = sessions_.find(id);
     if (it == sessions_.end()) continue;  // ended by an earlier one's Will? (not possible)
-    StoredSession& s = *it->second;
-    if (s.expiry_interval == 0) {
-      end_session(id, now);
-      mark_session(id);
-      continue;
-    }
-    if (s.expiry_interval != 0xFFFFFFFF)
-      s.expires_at = now + std::chrono::seconds(s.expiry_interval);
-    if (s.will) {
-      const std::uint32_t delay =
-          s.will->properties.integer(PropertyId::will_delay_interval).value_or(0);
-      if (delay == 0) {
-        fire_will(s, now);
-      } else {
-        s.will_at = now + std::chrono::seconds(std::min(delay, s.expiry_interval));
-      }
-    }
-    arm(s);
+    went_offline(*it->second, now);
     mark_session(id);
   }
   process(now);
@@ -928,10 +910,17 @@ void Engine::on_closed(Link& link, const event::Closed& closed, Time now) {
   s.session = link.conn.take_session();
   s.link.reset();
   set_shared_online(s, false);
-  if (!closed.publish_will) s.will.reset();                  // [MQTT-3.1.2-10], [MQTT-3.14.4-3]
+  if (!closed.publish_will) s.will.reset();  // [MQTT-3.1.2-10], [MQTT-3.14.4-3]
+  went_offline(s, now);
+}
+
+// A session without a connection: it ends now when its expiry is 0 (its
+// Will, if any, going out with it), or else waits for its expiry, its Will
+// published after the Will Delay or at the session's end, whichever first.
+void Engine::went_offline(StoredSession& s, Time now) {
   const std::uint32_t expiry = s.session.expiry_interval();  // DISCONNECT may change it
   if (expiry == 0) {
-    end_session(s.client_id, now);  // the Will, if any, goes out with it
+    end_session(s.client_id, now);
     return;
   }
   if (expiry != 0xFFFFFFFF) s.expires_at = now + std::chrono::seconds(expiry);

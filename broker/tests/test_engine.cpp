@@ -7,13 +7,6 @@
 namespace assay::broker::test {
 namespace {
 
-std::vector<std::string> payloads(const Client& c) {
-  std::vector<std::string> out;
-  for (const auto& m : c.messages())
-    out.emplace_back(m.payload.as_chars());
-  return out;
-}
-
 TEST(Engine, ConnectsBothVersions) {
   World w;
   Client& a = w.connect(World::make_connect("a", Version::v3_1_1));

@@ -11,16 +11,10 @@ namespace {
 // A client id with `prefix` whose sessions live on `shard` of `shards`.
 std::string id_on(std::size_t shard, const std::string& prefix, std::size_t shards = 2) {
   for (int i = 0;; ++i) {
-    std::string id = prefix + "-" + std::to_string(i);
+    std::string id = prefix;
+    id.append("-").append(std::to_string(i));
     if (home_shard(id, shards) == shard) return id;
   }
-}
-
-std::vector<std::string> payloads(const Client& c) {
-  std::vector<std::string> out;
-  for (const auto& m : c.messages())
-    out.emplace_back(m.payload.as_chars());
-  return out;
 }
 
 TEST(Shards, HomeShardIsFixedAndSpreadsClientIds) {
@@ -120,10 +114,12 @@ TEST(Shards, MQTT_4_8_2_2_SharedSubscriptionOneMemberAcrossShards) {
   Client& pub1 = w.connect(World::make_connect(id_on(1, "p")), {}, 1);
   std::set<std::string> sent;
   for (int i = 0; i < 20; ++i) {
-    sent.insert("a" + std::to_string(i));
-    w.publish(pub0, "s", QoS::at_least_once, "a" + std::to_string(i));
-    sent.insert("b" + std::to_string(i));
-    w.publish(pub1, "s", QoS::at_least_once, "b" + std::to_string(i));
+    for (auto [pub, prefix] : {std::pair<Client*, char>{&pub0, 'a'}, {&pub1, 'b'}}) {
+      std::string payload(1, prefix);
+      payload.append(std::to_string(i));
+      sent.insert(payload);
+      w.publish(*pub, "s", QoS::at_least_once, payload);
+    }
   }
   std::multiset<std::string> got;
   for (const auto& p : payloads(m0))
@@ -178,14 +174,7 @@ TEST(Shards, AForwardedMessageDoesNotReachALaterSessionWithTheSameId) {
   Client& sub = w.connect(World::make_connect(id), {}, 1);
   w.subscribe(sub, "t", QoS::at_least_once);
   Client& pub = w.connect(World::make_connect(id_on(0, "pub")), {}, 0);
-  Publish p;
-  p.topic = "t";
-  p.qos = QoS::at_least_once;
-  p.payload = SharedBytes(std::string_view("late"));
-  pub.conn->publish(std::move(p), w.now);
-  Bytes bytes;
-  pub.conn->poll_transmit(bytes);
-  w.engines[0]->receive(pub.id, bytes, w.now);
+  w.publish_unpumped(pub, "t", QoS::at_least_once, "late");
   auto forward = w.engines[0]->poll_forward();
   ASSERT_TRUE(forward.has_value());
   ASSERT_EQ(forward->targets.size(), 1u);

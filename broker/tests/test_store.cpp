@@ -5,13 +5,6 @@
 namespace assay::broker::test {
 namespace {
 
-std::vector<std::string> payloads(const Client& c) {
-  std::vector<std::string> out;
-  for (const auto& m : c.messages())
-    out.emplace_back(m.payload.as_chars());
-  return out;
-}
-
 EngineConfig with(const std::shared_ptr<MemoryStore>& store) {
   EngineConfig c;
   c.store = store;
@@ -90,14 +83,7 @@ TEST(Persistence, AMessageInFlightAtTheCrashIsResent) {
     w.subscribe(sub, "t", QoS::at_least_once);
     Client& pub = w.connect(World::make_connect("pub"));
     // The subscriber's network is gone before its PUBACK could leave.
-    Publish p;
-    p.topic = "t";
-    p.qos = QoS::at_least_once;
-    p.payload = SharedBytes(std::string_view("flying"));
-    pub.conn->publish(std::move(p), w.now);
-    Bytes bytes;
-    pub.conn->poll_transmit(bytes);
-    w.engine.receive(pub.id, bytes, w.now);
+    w.publish_unpumped(pub, "t", QoS::at_least_once, "flying");
     store->crash();  // the engine synced before its output: nothing lost
   }
   World w(with(store));
@@ -160,14 +146,7 @@ TEST(Persistence, MQTT_4_3_3_10_Qos2ReceivedBeforeTheCrashIsDeliveredOnce) {
     w.subscribe(sub, "q", QoS::exactly_once);
     w.drop(sub);
     Client& pub = w.connect(World::make_connect("pub", Version::v5, true, 3600));
-    Publish p;
-    p.topic = "q";
-    p.qos = QoS::exactly_once;
-    p.payload = SharedBytes(std::string_view("once"));
-    pub.conn->publish(std::move(p), w.now);
-    Bytes bytes;
-    pub.conn->poll_transmit(bytes);
-    w.engine.receive(pub.id, bytes, w.now);  // PUBREC written, never read
+    w.publish_unpumped(pub, "q", QoS::exactly_once, "once");  // PUBREC written, never read
     pub.conn->transport_closed(w.now);
     publisher_session = pub.conn->take_session();  // resends the PUBLISH (DUP)
     store->crash();

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "assay/broker/checking_lock.hpp"
 #include "assay/broker/engine.hpp"
 
 namespace assay::broker::test {
@@ -42,24 +43,12 @@ struct Client {
   }
 };
 
-class CheckingLock : public SharedLock {
- public:
-  void lock() override { enter(); }
-  void unlock() override { leave(); }
-  void lock_shared() override { enter(); }
-  void unlock_shared() override { leave(); }
-
- private:
-  void enter() {
-    if (held_) throw std::logic_error("routing lock taken while held");
-    held_ = true;
-  }
-  void leave() {
-    if (!held_) throw std::logic_error("routing lock released while free");
-    held_ = false;
-  }
-  bool held_ = false;
-};
+inline std::vector<std::string> payloads(const Client& c) {
+  std::vector<std::string> out;
+  for (const auto& m : c.messages())
+    out.emplace_back(m.payload.as_chars());
+  return out;
+}
 
 class World {
  public:
@@ -138,6 +127,19 @@ class World {
     p.payload = SharedBytes(std::string_view(payload));
     c.conn->publish(std::move(p), now);
     pump();
+  }
+
+  // A PUBLISH from `c` that reaches its engine; nothing else moves (what the
+  // engine sends stays unread until the next pump()).
+  void publish_unpumped(Client& c, std::string topic, QoS qos, std::string payload) {
+    Publish p;
+    p.topic = std::move(topic);
+    p.qos = qos;
+    p.payload = SharedBytes(std::string_view(payload));
+    c.conn->publish(std::move(p), now);
+    Bytes bytes;
+    c.conn->poll_transmit(bytes);
+    engines[c.shard]->receive(c.id, bytes, now);
   }
 
   // The network of `c` fails (no DISCONNECT).

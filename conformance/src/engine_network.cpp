@@ -2,29 +2,9 @@
 
 #include <stdexcept>
 
+#include "assay/broker/checking_lock.hpp"
+
 namespace assay::conformance {
-
-// The lock the engines share. One thread runs them all here, so it only
-// checks the engine's discipline: no lock taken while one is held (which
-// would deadlock a real reader-writer lock) and none left held.
-class EngineNetwork::CheckingLock : public broker::SharedLock {
- public:
-  void lock() override { enter(); }
-  void unlock() override { leave(); }
-  void lock_shared() override { enter(); }
-  void unlock_shared() override { leave(); }
-
- private:
-  void enter() {
-    if (held_) throw std::logic_error("routing lock taken while held");
-    held_ = true;
-  }
-  void leave() {
-    if (!held_) throw std::logic_error("routing lock released while free");
-    held_ = false;
-  }
-  bool held_ = false;
-};
 
 class EngineNetwork::EngineLink : public Link {
  public:
@@ -102,7 +82,7 @@ EngineNetwork::EngineNetwork(broker::EngineConfig config, std::size_t shards) {
   sharding.count = shards;
   sharding.routing = broker::make_routing();
   if (shards > 1) {
-    lock_ = std::make_unique<CheckingLock>();
+    lock_ = std::make_unique<broker::CheckingLock>();
     sharding.lock = lock_.get();
   }
   for (std::size_t i = 0; i < shards; ++i) {

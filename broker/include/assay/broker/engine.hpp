@@ -230,6 +230,7 @@ class Engine {
                      const detail::Subscription& sub, mqtt::Time now);
   void remove_subscription(StoredSession& session, const std::string& filter);
   void end_session(const std::string& client_id, mqtt::Time now);
+  void went_offline(StoredSession& session, mqtt::Time now);
   void fire_will(StoredSession& session, mqtt::Time now);
   void touch(ConnectionId id);
   void publish_sys(mqtt::Time now);

@@ -40,13 +40,12 @@ class EngineNetwork : public Network {
 
  private:
   class EngineLink;
-  class CheckingLock;
   friend class EngineLink;
   using Key = std::pair<std::size_t, broker::ConnectionId>;  // shard, id there
   void flush();
 
   Time now_{0};
-  std::unique_ptr<CheckingLock> lock_;
+  std::unique_ptr<broker::SharedLock> lock_;
   std::vector<std::unique_ptr<broker::Engine>> engines_;
   std::map<Key, EngineLink*> links_;
   std::uint64_t news_ = 0;

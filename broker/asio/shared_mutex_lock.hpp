@@ -1,0 +1,23 @@
+// The lock engines on several threads share their Routing under: a
+// std::shared_mutex behind the engine's SharedLock interface (the engine
+// itself stays free of threading headers).
+#pragma once
+
+#include <shared_mutex>
+
+#include "assay/broker/engine.hpp"
+
+namespace assay::broker {
+
+class SharedMutexLock final : public SharedLock {
+ public:
+  void lock() override { m_.lock(); }
+  void unlock() override { m_.unlock(); }
+  void lock_shared() override { m_.lock_shared(); }
+  void unlock_shared() override { m_.unlock_shared(); }
+
+ private:
+  std::shared_mutex m_;
+};
+
+}  // namespace assay::broker

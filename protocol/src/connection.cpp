@@ -204,7 +204,7 @@ void Connection::transport_closed(Time) {
   pending_unsubscribes_.clear();
   for (auto& f : session_.inflight_)
     f.sent = false;
-  const bool will = options_.role == Role::server && connect_ && connect_->will &&
+  const bool will = options_.role == Role::server && will_declared_ &&
                     !normal_disconnect_received_ && connack_sent_ &&
                     connack_->reason_code == ReasonCode::success;
   emit(event::Closed{close_cause_, will});

@@ -44,7 +44,7 @@ void Connection::connect(Connect packet, Session session, Time now) {
           ? prop_or<std::uint32_t>(props, PropertyId::session_expiry_interval, 0)
           : (packet.clean_start ? 0 : 0xFFFFFFFF));
   if (packet.clean_start) discard_session_state(ReasonCode::unspecified_error);
-  connect_ = packet;
+  connect_ = std::make_unique<Connect>(packet);
   state_ = State::awaiting_connack;
   send_packet(std::move(packet), now);
   set_timer(connect_timer, now + options_.connect_timeout);
@@ -107,7 +107,8 @@ void Connection::on_connect(Connect packet, Time now) {
   if (const auto* method = props.string(PropertyId::authentication_method)) {
     authentication_method_ = *method;
   }
-  connect_ = packet;
+  connect_ = std::make_unique<Connect>(packet);
+  will_declared_ = packet.will.has_value();
   if (version_ == Version::v3_1_1 && packet.client_id.empty() && !packet.clean_start) {
     // [MQTT-3.1.3-8]: CONNACK 0x02 (Identifier rejected), then close.
     return fail({ReasonCode::client_identifier_not_valid, "MQTT-3.1.3-8",
@@ -161,6 +162,7 @@ void Connection::accept(Connack connack, Session session, Time now) {
                 prop_or<std::uint32_t>(*requested, PropertyId::session_expiry_interval, 0))
           : (connect_->clean_start ? 0 : 0xFFFFFFFF));
   set_timer(connect_timer, std::nullopt);
+  connect_.reset();  // answered; what the connection still needs is kept above
   connack_ = connack;
   send_packet(connack, now);
   connack_sent_ = true;

@@ -21,6 +21,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -245,7 +246,8 @@ class Connection {
   std::uint16_t peer_receive_maximum() const { return peer_receive_maximum_; }
   std::uint32_t peer_maximum_packet_size() const { return peer_maximum_packet_size_; }
   std::uint16_t peer_topic_alias_maximum() const { return peer_topic_alias_maximum_; }
-  const std::optional<Connect>& connect_packet() const { return connect_; }
+  // The CONNECT sent (client) or received (server; until it is answered).
+  const Connect* connect_packet() const { return connect_.get(); }
 
  private:
   enum Timer : std::size_t { connect_timer, keep_alive_timer, ping_timer, timer_count };
@@ -296,7 +298,10 @@ class Connection {
   Bytes first_bytes_;  // server: the start of the stream, to answer a bad CONNECT
 
   Session session_;
-  std::optional<Connect> connect_;  // sent (client) or received (server)
+  // Sent (client) or received (server, dropped once answered: a broker
+  // holds tens of thousands of connections).
+  std::unique_ptr<Connect> connect_;
+  bool will_declared_ = false;      // server: the CONNECT had a Will
   std::optional<Connack> connack_;  // sent (server) or received (client)
   bool connack_sent_ = false;
   bool normal_disconnect_received_ = false;
@@ -330,12 +335,38 @@ class Connection {
   std::vector<std::string> incoming_aliases_;  // index: Topic Alias
   std::unordered_map<std::string, std::uint16_t> outgoing_aliases_;
 
-  // Client: SUBSCRIBE/UNSUBSCRIBE awaiting their ack: id -> number of filters.
-  std::unordered_map<std::uint16_t, std::size_t> pending_subscribes_;
-  std::unordered_map<std::uint16_t, std::size_t> pending_unsubscribes_;
+  // Packet id -> number of filters, for the few SUBSCRIBE/UNSUBSCRIBE flows
+  // open at once: a vector costs 24 bytes and nothing while empty (an
+  // unordered_map, 56).
+  class IdCounts {
+   public:
+    std::size_t* find(std::uint16_t id) {
+      for (auto& [k, n] : entries_) {
+        if (k == id) return &n;
+      }
+      return nullptr;
+    }
+    bool emplace(std::uint16_t id, std::size_t n) {
+      if (find(id) != nullptr) return false;
+      entries_.emplace_back(id, n);
+      return true;
+    }
+    void erase(std::uint16_t id) {
+      std::erase_if(entries_, [id](const auto& e) { return e.first == id; });
+    }
+    void clear() { entries_.clear(); }
+    auto begin() const { return entries_.begin(); }
+    auto end() const { return entries_.end(); }
+
+   private:
+    std::vector<std::pair<std::uint16_t, std::size_t>> entries_;
+  };
+  // Client: SUBSCRIBE/UNSUBSCRIBE awaiting their ack.
+  IdCounts pending_subscribes_;
+  IdCounts pending_unsubscribes_;
   // Server: SUBSCRIBE/UNSUBSCRIBE awaiting suback()/unsuback().
-  std::unordered_map<std::uint16_t, std::size_t> open_subscribes_;
-  std::unordered_map<std::uint16_t, std::size_t> open_unsubscribes_;
+  IdCounts open_subscribes_;
+  IdCounts open_unsubscribes_;
 };
 
 }  // namespace assay::mqtt

@@ -1115,6 +1115,7 @@ std::size_t Engine::route(const Publish& message, const std::string& publisher, 
     QoS qos = QoS::at_most_once;
     bool retain = false;
     std::vector<std::uint32_t> identifiers;
+    StoredSession* session = nullptr;  // this shard's, looked up once below
   };
   std::vector<Target> targets;  // one per matching subscription, merged below
   routing_.subscriptions.match(message.topic,
@@ -1176,14 +1177,20 @@ std::size_t Engine::route(const Publish& message, const std::string& publisher, 
   // refused as a whole, before anything is delivered or retained, so the
   // publisher is never told a message was taken that some subscriber lost
   // (docs/broker.md, "Full queues").
+  for (Target& t : targets) {
+    if (t.shard != shard_.index) continue;
+    if (const auto it = sessions_.find(*t.client); it != sessions_.end()) {
+      t.session = it->second.get();
+    }
+  }
   if (refused != nullptr) {
     for (const Target& t : targets) {
       if (t.qos == QoS::at_most_once) continue;
       bool room = true;
       if (t.shard != shard_.index) {
         room = t.congested == nullptr || !t.congested->load(std::memory_order_relaxed);
-      } else if (const auto it = sessions_.find(*t.client); it != sessions_.end()) {
-        room = has_room(*it->second, message);
+      } else if (t.session != nullptr) {
+        room = has_room(*t.session, message);
       }
       if (!room) {
         *refused = true;
@@ -1210,9 +1217,8 @@ std::size_t Engine::route(const Publish& message, const std::string& publisher, 
   const std::size_t first_forward = forwards_.size();
   for (Target& t : targets) {
     if (t.shard == shard_.index) {
-      const auto it = sessions_.find(*t.client);
-      if (it == sessions_.end()) continue;
-      deliver(*it->second, copy_for(message, t.qos, t.retain, t.identifiers), now);
+      if (t.session == nullptr) continue;
+      deliver(*t.session, copy_for(message, t.qos, t.retain, t.identifiers), now);
       ++given;
       continue;
     }

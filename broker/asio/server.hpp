@@ -29,6 +29,10 @@ struct ServerOptions {
   LogLevel log_level = LogLevel::info;
   // Engine threads; 0 means one per core (std::thread::hardware_concurrency).
   std::size_t threads = 0;
+  // Bytes of output a connection's client has not read yet, at most; past
+  // this the client is disconnected (a slow consumer must not make the broker
+  // hold unbounded memory; its QoS 1/2 messages stay in its session).
+  std::size_t output_buffer_limit = 16 * 1024 * 1024;
 };
 
 // Runs the broker until SIGINT/SIGTERM (5.0 clients get DISCONNECT 0x8B).

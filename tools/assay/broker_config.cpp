@@ -83,6 +83,10 @@ std::string apply_broker_config(const json& config, broker::ServerOptions& o) {
        }},
       {"threads", [&](const json& v,
                       const std::string& k) { o.threads = integer<std::size_t>(v, k, 0, 256); }},
+      {"output_buffer_limit",
+       [&](const json& v, const std::string& k) {
+         o.output_buffer_limit = integer<std::size_t>(v, k, 65536, std::size_t{1} << 32);
+       }},
       {"max_connections",
        [&](const json& v, const std::string& k) {
          e.max_connections = integer<std::size_t>(v, k, 1, 10'000'000);

@@ -23,7 +23,7 @@ TEST(BrokerConfig, AppliesEveryKey) {
                      "assign_client_ids": false, "max_subscriptions_per_client": 5,
                      "max_queued_messages": 7, "max_queued_bytes": 1000,
                      "queue_qos0_offline": true, "max_retained_messages": 9,
-                     "connect_timeout": 4, "threads": 3})",
+                     "connect_timeout": 4, "threads": 3, "output_buffer_limit": 100000})",
                   o),
             "");
   ASSERT_EQ(o.listeners.size(), 2u);
@@ -37,6 +37,7 @@ TEST(BrokerConfig, AppliesEveryKey) {
   EXPECT_EQ(o.engine.session_limits.max_queued_messages, 7u);
   EXPECT_EQ(o.engine.connect_timeout, std::chrono::seconds(4));
   EXPECT_EQ(o.threads, 3u);
+  EXPECT_EQ(o.output_buffer_limit, 100000u);
 }
 
 TEST(BrokerConfig, ErrorsNameTheKey) {

@@ -205,7 +205,7 @@ struct Engine::StoredSession {
   Session session;                   // while offline; inside the Connection while online
   std::optional<ConnectionId> link;  // the connection serving it
   std::map<std::string, Subscription> subscriptions;  // by filter as subscribed
-  std::optional<Will> will;                           // of the current or last connection
+  std::unique_ptr<Will> will;                         // of the current or last connection
   std::optional<Time> will_at;                        // a Will waiting for its delay
   std::optional<Time> expires_at;                     // offline and expiring
   std::uint32_t expiry_interval = 0;
@@ -222,11 +222,11 @@ struct Engine::Link {
   Connection conn;
   std::string client_id;  // set once accepted
   std::optional<std::string> username;
-  bool adopted = false;     // handed over by another shard: its home is here
-  bool handed_off = false;  // given to another shard: conn is moved from
-  bool parked = false;      // its CONNECT waits for a drain (drain_before_takeover)
-  bool drained = false;     // the drain was done: take over now
-  std::optional<Connect> parked_connect;
+  bool adopted = false;                     // handed over by another shard: its home is here
+  bool handed_off = false;                  // given to another shard: conn is moved from
+  bool parked = false;                      // its CONNECT waits for a drain (drain_before_takeover)
+  bool drained = false;                     // the drain was done: take over now
+  std::unique_ptr<Connect> parked_connect;  // rare: kept off the Link
   bool close_requested = false;
   bool in_work = false;   // queued in work_
   bool in_dirty = false;  // queued in dirty_
@@ -627,7 +627,7 @@ std::unique_ptr<Engine::StoredSession> Engine::parse_session_record(const std::s
     will.payload = w->payload;
     will.properties = std::move(w->properties);
     if (delay > 0) will.properties.add(PropertyId::will_delay_interval, delay);
-    s->will = std::move(will);
+    s->will = std::make_unique<Will>(std::move(will));
   }
   const ByteView session = r.blob();
   if (!r.done()) return nullptr;
@@ -830,7 +830,7 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
   if (config_.drain_before_takeover && !link.drained && it != sessions_.end() && it->second->link &&
       links_.contains(*it->second->link)) {
     link.parked = true;
-    link.parked_connect = c;
+    link.parked_connect = std::make_unique<Connect>(c);
     drains_.push_back(Drain{*it->second->link, link.id});
     return;
   }
@@ -872,7 +872,7 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
   // A new connection before the Will Delay ends cancels the Will [MQTT-3.1.3-9].
   s.will_at.reset();
   s.expires_at.reset();
-  s.will = c.will;
+  s.will = c.will ? std::make_unique<Will>(*c.will) : nullptr;
   s.expiry_interval = expiry;
   s.version = c.version;
   s.link = link.id;

@@ -206,14 +206,17 @@ void Connection::transport_closed(Time) {
     f.sent = false;
   const bool will = options_.role == Role::server && will_declared_ &&
                     !normal_disconnect_received_ && connack_sent_ &&
-                    connack_->reason_code == ReasonCode::success;
+                    connack_code_ == ReasonCode::success;
   emit(event::Closed{close_cause_, will});
 }
 
 // ---- output ---------------------------------------------------------------
 
 std::optional<Event> Connection::poll_event() {
-  if (events_.empty()) return std::nullopt;
+  if (events_.empty()) {
+    events_.release();  // an idle connection holds no event storage
+    return std::nullopt;
+  }
   Event e = std::move(events_.front());
   events_.pop_front();
   return e;

@@ -52,7 +52,7 @@ void Connection::connect(Connect packet, Session session, Time now) {
 
 void Connection::on_connack(Connack packet, Time now) {
   set_timer(connect_timer, std::nullopt);
-  connack_ = packet;
+  connack_code_ = packet.reason_code;
   if (packet.reason_code != ReasonCode::success) {
     emit(event::ConnectRefused{std::move(packet)});
     request_close(CloseCause::connection_refused);
@@ -88,8 +88,9 @@ void Connection::on_connack(Connack packet, Time now) {
   }
   state_ = State::connected;
   restart_keep_alive(now);
+  const bool session_present = packet.session_present;
   emit(event::Connected{std::move(packet)});
-  start_session(now);
+  start_session(session_present, now);
 }
 
 // ---- server ---------------------------------------------------------------
@@ -163,13 +164,14 @@ void Connection::accept(Connack connack, Session session, Time now) {
           : (connect_->clean_start ? 0 : 0xFFFFFFFF));
   set_timer(connect_timer, std::nullopt);
   connect_.reset();  // answered; what the connection still needs is kept above
-  connack_ = connack;
+  connack_code_ = connack.reason_code;
   send_packet(connack, now);
   connack_sent_ = true;
   state_ = State::connected;
   restart_keep_alive(now);
+  const bool session_present = connack.session_present;
   emit(event::Connected{std::move(connack)});
-  start_session(now);
+  start_session(session_present, now);
   receive(ByteView{}, now);  // packets the client sent after CONNECT
 }
 
@@ -182,7 +184,7 @@ void Connection::reject(Connack connack, Time now) {
   if (version_ == Version::v3_1_1 && !connack_code_v311(connack.reason_code)) {
     connack.reason_code = ReasonCode::server_unavailable;  // nearest 3.1.1 return code
   }
-  connack_ = connack;
+  connack_code_ = connack.reason_code;
   send_packet(std::move(connack), now);
   connack_sent_ = true;
   request_close(CloseCause::connection_refused);

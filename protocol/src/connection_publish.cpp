@@ -155,14 +155,14 @@ void Connection::discard_session_state(ReasonCode why) {
   session_.used_ids_.clear();
 }
 
-void Connection::start_session(Time now) {
+void Connection::start_session(bool session_present, Time now) {
   // Nothing has been sent on this connection yet, whatever the session was
   // handed over from (a takeover moves it from a connection still open).
   for (auto& f : session_.inflight_)
     f.sent = false;
   // Without Session Present the old state is gone [MQTT-3.2.2-5]; with it,
   // everything unacknowledged is resent [MQTT-4.4.0-1].
-  if (!connack_->session_present) discard_session_state(ReasonCode::unspecified_error);
+  if (!session_present) discard_session_state(ReasonCode::unspecified_error);
   drain(now);
 }
 

@@ -268,7 +268,7 @@ class Connection {
   void on_connack(Connack packet, Time now);
   void on_auth(Auth packet, Time now);
   void on_disconnect(Disconnect packet, Time now);
-  void start_session(Time now);
+  void start_session(bool session_present, Time now);
 
   // connection_publish.cpp
   void on_publish(Publish packet, Time now);
@@ -301,8 +301,9 @@ class Connection {
   // Sent (client) or received (server, dropped once answered: a broker
   // holds tens of thousands of connections).
   std::unique_ptr<Connect> connect_;
-  bool will_declared_ = false;      // server: the CONNECT had a Will
-  std::optional<Connack> connack_;  // sent (server) or received (client)
+  bool will_declared_ = false;  // server: the CONNECT had a Will
+  // The CONNACK's Reason Code, sent (server) or received (client).
+  std::optional<ReasonCode> connack_code_;
   bool connack_sent_ = false;
   bool normal_disconnect_received_ = false;
   CloseCause close_cause_ = CloseCause::transport_closed;

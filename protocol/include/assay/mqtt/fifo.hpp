@@ -36,6 +36,14 @@ class Fifo {
     items_.clear();
     head_ = 0;
   }
+  // Frees the storage of an empty queue (one that is drained after every
+  // use keeps its capacity otherwise, however long it stays empty).
+  void release() {
+    if (empty()) {
+      std::vector<T>().swap(items_);
+      head_ = 0;
+    }
+  }
   auto begin() { return items_.begin() + static_cast<std::ptrdiff_t>(head_); }
   auto end() { return items_.end(); }
   auto begin() const { return items_.begin() + static_cast<std::ptrdiff_t>(head_); }

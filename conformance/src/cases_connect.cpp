@@ -154,6 +154,23 @@ void cases::connect(std::vector<Case>& out) {
                             {ReasonCode::bad_authentication_method, ReasonCode::not_authorized});
       });
 
+  // The refusing CONNACK may explain itself, but not beyond the client's
+  // Maximum Packet Size: 8 bytes leave no room for a Reason String or a User
+  // Property (every packet is checked against it as it arrives).
+  add_case(
+      out, "3.2", "connect.refusal-fits-maximum-packet-size",
+      "5.0: a refusing CONNACK leaves out a Reason String or User Property that would "
+      "exceed the client's Maximum Packet Size",
+      {}, {"MQTT-3.2.2-19", "MQTT-3.2.2-20"}, [](Context& ctx) {
+        Peer& p = ctx.peer("client");
+        Connect c = ctx.connect_packet(ctx.client_id());
+        c.properties.add(PropertyId::authentication_method, std::string("assay-no-such-method"));
+        c.properties.add(PropertyId::maximum_packet_size, 8u);
+        p.send(c);
+        p.expect_close_with("an unsupported Authentication Method",
+                            {ReasonCode::bad_authentication_method, ReasonCode::not_authorized});
+      });
+
   add_case(out, "3.1", "connect.user-name-utf8", "a User Name that is not valid UTF-8",
            {"MQTT-3.1.3-11", "MQTT-3.1.4-1"}, {"MQTT-3.1.3-12", "MQTT-3.1.4-1"}, [](Context& ctx) {
              Peer& p = ctx.peer("client");

@@ -161,6 +161,23 @@ void cases::session(std::vector<Case>& out) {
                        "the session must be gone 2.5 s after a 1 s expiry [MQTT-4.1.0-2]");
            });
 
+  add_case(out, "4.1", "session.kept-while-connected",
+           "a session lasts as long as its connection, past its Session Expiry Interval (3.1.1: "
+           "CleanSession 1)",
+           {"MQTT-4.1.0-2"}, {"MQTT-4.1.0-1"}, [](Context& ctx) {
+             need_qos(ctx, QoS::at_least_once);
+             const std::string t = ctx.topic("kept");
+             Peer& s = ctx.peer("subscriber");
+             s.connect_ok(ctx.connect_packet(ctx.client_id(), true, 1));
+             s.subscribe(t, QoS::at_least_once);
+             ctx.sleep(std::chrono::milliseconds(1500));
+             Peer& pub = connected(ctx, "publisher");
+             pub.publish(t, "still subscribed", QoS::at_least_once);
+             const Publish m = s.expect_publish(
+                 "the message: the connection is open, so its session and subscription are too");
+             ctx.check(text(m.payload) == "still subscribed", "a different message");
+           });
+
   add_case(out, "4.1", "session.expiry-zero",
            "5.0: without a Session Expiry Interval the session ends with the connection", {},
            {"MQTT-4.1.0-2"}, [](Context& ctx) {

@@ -437,6 +437,73 @@ void cases::v5_features(std::vector<Case>& out) {
              got->expect_no_publish("the message it refused");
            });
 
+  add_case(out, "4.8", "v5.shared-session-ends-not-redelivered",
+           "a message in flight to a shared subscription member whose session ends goes to no "
+           "other member",
+           {}, {"MQTT-4.8.2-5"}, [](Context& ctx) {
+             ctx.need(ctx.caps.shared_available, "the broker does not offer shared subscriptions");
+             need_qos(ctx, QoS::at_least_once);
+             const std::string t = ctx.topic("shared-ended");
+             const std::string filter = "$share/" + ctx.client_id() + "/" + t;
+             // Session Expiry Interval 0: each member's session ends with its connection.
+             Peer& a = connected(ctx, "member-a");
+             a.subscribe(filter, QoS::at_least_once);
+             Peer& b = connected(ctx, "member-b");
+             b.subscribe(filter, QoS::at_least_once);
+             Peer& pub = connected(ctx, "publisher");
+             pub.publish(t, "in flight", QoS::at_least_once);
+             Peer* got = nullptr;
+             Peer* other = nullptr;
+             for (auto [p, o] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
+               const Peer::Arrival r = p->next(p == &a ? ctx.options.timeout : ctx.options.quiet);
+               if (r.kind != Peer::Arrival::Kind::packet) continue;
+               ctx.check(std::holds_alternative<Publish>(r.packet), "expected PUBLISH");
+               got = p;
+               other = o;
+               break;
+             }
+             if (got == nullptr) ctx.fail("no member got the message");
+             got->drop();  // unacknowledged; its session ends here
+             other->expect_no_publish("the message in flight to a member whose session ended");
+           });
+
+  // Room for one reason code per filter and two bytes more: no Reason String
+  // or User Property fits on the SUBACK or the UNSUBACK (every packet is
+  // checked against the Maximum Packet Size as it arrives).
+  add_case(out, "3.9", "v5.acks-fit-maximum-packet-size",
+           "SUBACK and UNSUBACK leave out a Reason String or User Property that would exceed "
+           "the client's Maximum Packet Size",
+           {}, {"MQTT-3.9.2-1", "MQTT-3.9.2-2", "MQTT-3.11.2-1", "MQTT-3.11.2-2"},
+           [](Context& ctx) {
+             constexpr std::size_t n = 100;  // acks of 1 + 1 + 2 + 1 + 100 bytes
+             Peer& p = ctx.peer("client");
+             Connect c = ctx.connect_packet(ctx.client_id());
+             c.properties.add(PropertyId::maximum_packet_size, static_cast<std::uint32_t>(n + 7));
+             p.connect_ok(c);
+             auto filter = [&](std::size_t i) { return ctx.topic("fit/" + std::to_string(i)); };
+             Subscribe s;
+             s.packet_id = p.next_packet_id();
+             for (std::size_t i = 0; i < n; ++i)
+               s.subscriptions.push_back(
+                   {filter(i), SubscribeOptions{QoS::at_most_once, false, false, 0}});
+             p.send(s);
+             const Suback sa = p.expect<Suback>("SUBSCRIBE with " + std::to_string(n) + " filters");
+             ctx.check(sa.reason_codes.size() == n,
+                       "the SUBACK has " + std::to_string(sa.reason_codes.size()) +
+                           " reason codes for " + std::to_string(n) + " filters [MQTT-3.8.4-6]");
+             // Half of these were never subscribed: 0x11, which a broker may explain.
+             Unsubscribe u;
+             u.packet_id = p.next_packet_id();
+             for (std::size_t i = n / 2; i < n + n / 2; ++i)
+               u.filters.push_back(filter(i));
+             p.send(u);
+             const Unsuback ua =
+                 p.expect<Unsuback>("UNSUBSCRIBE with " + std::to_string(n) + " filters");
+             ctx.check(ua.reason_codes.size() == n,
+                       "the UNSUBACK has " + std::to_string(ua.reason_codes.size()) +
+                           " reason codes for " + std::to_string(n) + " filters [MQTT-3.11.3-2]");
+           });
+
   add_case(out, "3.10", "v5.unsubscribe-completes-delivery",
            "a QoS 1 delivery under way when its subscription goes is still completed", {},
            {"MQTT-3.10.4-3"}, [](Context& ctx) {

@@ -40,6 +40,9 @@ std::uint16_t Peer::next_packet_id() {
 }
 
 void Peer::send(const Packet& packet) {
+  if (const auto* c = std::get_if<Connect>(&packet); c && version_ == Version::v5) {
+    maximum_packet_size_ = c->properties.integer(PropertyId::maximum_packet_size).value_or(0);
+  }
   Bytes bytes = encode(packet, version_);
   trace('>', describe(packet, version_));
   if (!closed_) link_->write(bytes);
@@ -60,9 +63,15 @@ void Peer::pump() {
       trace('!', "malformed packet from the broker: " + to_string(*v));
       ctx_.fail("the broker sent a malformed packet: " + to_string(*v));
     }
+    const std::size_t size = std::get<Decoded>(r).size;
     Packet p = std::move(std::get<Decoded>(r).packet);
     trace('<', describe(p, version_));
     // Checked on every connection of every case.
+    if (maximum_packet_size_ != 0 && size > maximum_packet_size_) {
+      ctx_.fail("the broker sent a " + std::to_string(size) + "-byte " +
+                std::string(to_string(type_of(p))) + ", above the Maximum Packet Size of " +
+                std::to_string(maximum_packet_size_) + " the client gave [MQTT-3.1.2-24]");
+    }
     if (const auto* c = std::get_if<Connack>(&p); c && !is_error(c->reason_code)) {
       connected_ = true;
     } else if (std::holds_alternative<Disconnect>(p) && !connected_) {

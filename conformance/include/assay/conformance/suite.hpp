@@ -164,6 +164,8 @@ class Peer {
   bool connected_ = false;  // a CONNACK with a code below 0x80 arrived
   bool close_traced_ = false;
   std::uint16_t packet_id_ = 0;
+  // The Maximum Packet Size our CONNECT gave (5.0): nothing larger may come.
+  std::uint32_t maximum_packet_size_ = 0;
 };
 
 class Context {

@@ -230,6 +230,7 @@ struct Engine::Link {
   bool close_requested = false;
   bool in_work = false;   // queued in work_
   bool in_dirty = false;  // queued in dirty_
+  bool shrink = false;    // a control packet: the connection may stay idle now
 };
 
 namespace {
@@ -485,6 +486,10 @@ void Engine::process(Time now) {
       if (!e) break;
       on_event(link, *e, now);
     }
+    if (link.shrink) {
+      link.shrink = false;
+      link.conn.shrink();
+    }
     if (link.handed_off) {
       links_.erase(id);
       touch(id);
@@ -721,6 +726,7 @@ void Engine::arm(StoredSession& s) {
 void Engine::on_event(Link& link, Event& e, Time now) {
   if (const auto* c = std::get_if<event::ConnectReceived>(&e)) {
     on_connect(link, c->connect, now);
+    link.shrink = true;
   } else if (auto* m = std::get_if<event::MessageReceived>(&e)) {
     ++counters_.messages_received;
     Publish& message = m->message;
@@ -757,8 +763,10 @@ void Engine::on_event(Link& link, Event& e, Time now) {
     }
   } else if (const auto* s = std::get_if<event::SubscribeReceived>(&e)) {
     on_subscribe(link, s->subscribe, now);
+    link.shrink = true;
   } else if (const auto* u = std::get_if<event::UnsubscribeReceived>(&e)) {
     on_unsubscribe(link, u->unsubscribe, now);
+    link.shrink = true;
   } else if (const auto* d = std::get_if<event::PublishCompleted>(&e)) {
     if (d->outcome == Outcome::acknowledged) ++counters_.messages_sent;
     if (d->outcome == Outcome::discarded || d->outcome == Outcome::expired) {

@@ -213,13 +213,15 @@ void Connection::transport_closed(Time) {
 // ---- output ---------------------------------------------------------------
 
 std::optional<Event> Connection::poll_event() {
-  if (events_.empty()) {
-    events_.release();  // an idle connection holds no event storage
-    return std::nullopt;
-  }
+  if (events_.empty()) return std::nullopt;
   Event e = std::move(events_.front());
   events_.pop_front();
   return e;
+}
+
+void Connection::shrink() {
+  events_.release();
+  if (tx_.empty()) Bytes().swap(tx_);
 }
 
 bool Connection::poll_transmit(Bytes& out) {

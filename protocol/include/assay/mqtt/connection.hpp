@@ -225,6 +225,11 @@ class Connection {
 
   // ---- outputs ------------------------------------------------------------
   std::optional<Event> poll_event();
+  // Frees the storage of drained queues. For a driver with many connections
+  // that may stay idle: after CONNECT or SUBSCRIBE, say, not after every
+  // packet (freeing and growing again on every message costs more than the
+  // memory is worth while messages flow).
+  void shrink();
   // Appends the bytes to transmit to `out`; false if there were none.
   bool poll_transmit(Bytes& out);
   std::optional<Time> next_deadline() const;

@@ -91,8 +91,7 @@ class Shard {
   void add_peer(int fd, ConnectionId id);
   void watch();
   void on_ready();
-  // Returns false when the connection closed.
-  bool read_once(const std::shared_ptr<Peer>& peer);
+  bool receive_from(Peer& peer);
   void drain(ConnectionId id);
   void after_input();
   void flush();
@@ -433,21 +432,27 @@ void Shard::on_ready() {
       write(*peer, true);
       if (peer->closed) continue;
     }
-    if ((e.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) read_once(peer);
+    if ((e.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0 && receive_from(*peer)) {
+      after_input();
+    }
   }
 }
 
-bool Shard::read_once(const std::shared_ptr<Peer>& peer) {
-  const ssize_t n = ::recv(peer->fd, read_buffer_.data(), read_buffer_.size(), 0);
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return true;
+// One read into the shared buffer, fed to the engine. False when there was
+// nothing to read, or the connection ended (it is closed then).
+bool Shard::receive_from(Peer& peer) {
+  ssize_t n = 0;
+  do {
+    n = ::recv(peer.fd, read_buffer_.data(), read_buffer_.size(), 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
   if (n <= 0) {
-    close(*peer);  // the end of the stream, or an error: transport closed
+    close(peer);  // the end of the stream, or an error: transport closed
     return false;
   }
-  engine_.receive(peer->id, mqtt::ByteView(read_buffer_.data(), static_cast<std::size_t>(n)),
+  engine_.receive(peer.id, mqtt::ByteView(read_buffer_.data(), static_cast<std::size_t>(n)),
                   broker_.now());
-  after_input();
-  return !peer->closed;
+  return true;
 }
 
 // A client that ended its last connection (DISCONNECT, then close) just
@@ -459,16 +464,7 @@ void Shard::drain(ConnectionId id) {
   const auto it = peers_.find(id);
   if (it == peers_.end()) return;
   const std::shared_ptr<Peer> peer = it->second;
-  while (!peer->closed) {
-    const ssize_t n = ::recv(peer->fd, read_buffer_.data(), read_buffer_.size(), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-    if (n <= 0) {
-      close(*peer);
-      return;
-    }
-    engine_.receive(peer->id, mqtt::ByteView(read_buffer_.data(), static_cast<std::size_t>(n)),
-                    broker_.now());
+  while (!peer->closed && receive_from(*peer)) {
   }
 }
 

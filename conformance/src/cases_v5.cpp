@@ -7,6 +7,41 @@ namespace assay::conformance {
 
 using namespace detail;
 
+namespace {
+
+// One QoS 1 message to a shared subscription of two members: the member it
+// went to (not acknowledged yet) and the other.
+struct SharedDelivery {
+  Peer* got = nullptr;
+  Peer* other = nullptr;
+  Publish message;
+};
+
+SharedDelivery deliver_to_shared(Context& ctx, const std::string& leaf,
+                                 const std::string& payload) {
+  ctx.need(ctx.caps.shared_available, "the broker does not offer shared subscriptions");
+  need_qos(ctx, QoS::at_least_once);
+  const std::string t = ctx.topic(leaf);
+  const std::string filter = "$share/" + ctx.client_id() + "/" + t;
+  // Session Expiry Interval 0: each member's session ends with its connection.
+  Peer& a = connected(ctx, "member-a");
+  a.subscribe(filter, QoS::at_least_once);
+  Peer& b = connected(ctx, "member-b");
+  b.subscribe(filter, QoS::at_least_once);
+  Peer& pub = connected(ctx, "publisher");
+  pub.publish(t, payload, QoS::at_least_once);
+  for (auto [p, o] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
+    const Peer::Arrival r = p->next(p == &a ? ctx.options.timeout : ctx.options.quiet);
+    if (r.kind != Peer::Arrival::Kind::packet) continue;
+    const auto* m = std::get_if<Publish>(&r.packet);
+    ctx.check(m != nullptr, "expected PUBLISH");
+    return {p, o, *m};
+  }
+  ctx.fail("no member got the message");
+}
+
+}  // namespace
+
 void cases::v5_features(std::vector<Case>& out) {
   add_case(out, "3.3", "v5.topic-alias", "the server accepts Topic Aliases up to its maximum", {},
            {"MQTT-3.3.2-12"}, [](Context& ctx) {
@@ -408,63 +443,20 @@ void cases::v5_features(std::vector<Case>& out) {
   add_case(out, "4.8", "v5.shared-refused-not-redelivered",
            "a message a member refuses (PUBACK 0x80) goes to no other member", {}, {"MQTT-4.8.2-6"},
            [](Context& ctx) {
-             ctx.need(ctx.caps.shared_available, "the broker does not offer shared subscriptions");
-             need_qos(ctx, QoS::at_least_once);
-             const std::string t = ctx.topic("shared-refused");
-             const std::string filter = "$share/" + ctx.client_id() + "/" + t;
-             Peer& a = connected(ctx, "member-a");
-             a.subscribe(filter, QoS::at_least_once);
-             Peer& b = connected(ctx, "member-b");
-             b.subscribe(filter, QoS::at_least_once);
-             Peer& pub = connected(ctx, "publisher");
-             pub.publish(t, "refused", QoS::at_least_once);
-             Peer* got = nullptr;
-             Peer* other = nullptr;
-             std::uint16_t id = 0;
-             for (auto [p, o] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
-               const Peer::Arrival r = p->next(p == &a ? ctx.options.timeout : ctx.options.quiet);
-               if (r.kind != Peer::Arrival::Kind::packet) continue;
-               const auto* m = std::get_if<Publish>(&r.packet);
-               ctx.check(m != nullptr, "expected PUBLISH");
-               got = p;
-               other = o;
-               id = m->packet_id;
-               break;
-             }
-             if (got == nullptr) ctx.fail("no member got the message");
-             got->send(Puback{id, ReasonCode::unspecified_error, {}, AckLayout::shortest});
-             other->expect_no_publish("the message another member refused");
-             got->expect_no_publish("the message it refused");
+             const SharedDelivery d = deliver_to_shared(ctx, "shared-refused", "refused");
+             d.got->send(Puback{
+                 d.message.packet_id, ReasonCode::unspecified_error, {}, AckLayout::shortest});
+             d.other->expect_no_publish("the message another member refused");
+             d.got->expect_no_publish("the message it refused");
            });
 
   add_case(out, "4.8", "v5.shared-session-ends-not-redelivered",
            "a message in flight to a shared subscription member whose session ends goes to no "
            "other member",
            {}, {"MQTT-4.8.2-5"}, [](Context& ctx) {
-             ctx.need(ctx.caps.shared_available, "the broker does not offer shared subscriptions");
-             need_qos(ctx, QoS::at_least_once);
-             const std::string t = ctx.topic("shared-ended");
-             const std::string filter = "$share/" + ctx.client_id() + "/" + t;
-             // Session Expiry Interval 0: each member's session ends with its connection.
-             Peer& a = connected(ctx, "member-a");
-             a.subscribe(filter, QoS::at_least_once);
-             Peer& b = connected(ctx, "member-b");
-             b.subscribe(filter, QoS::at_least_once);
-             Peer& pub = connected(ctx, "publisher");
-             pub.publish(t, "in flight", QoS::at_least_once);
-             Peer* got = nullptr;
-             Peer* other = nullptr;
-             for (auto [p, o] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
-               const Peer::Arrival r = p->next(p == &a ? ctx.options.timeout : ctx.options.quiet);
-               if (r.kind != Peer::Arrival::Kind::packet) continue;
-               ctx.check(std::holds_alternative<Publish>(r.packet), "expected PUBLISH");
-               got = p;
-               other = o;
-               break;
-             }
-             if (got == nullptr) ctx.fail("no member got the message");
-             got->drop();  // unacknowledged; its session ends here
-             other->expect_no_publish("the message in flight to a member whose session ended");
+             const SharedDelivery d = deliver_to_shared(ctx, "shared-ended", "in flight");
+             d.got->drop();  // unacknowledged; its session ends here
+             d.other->expect_no_publish("the message in flight to a member whose session ended");
            });
 
   // Room for one reason code per filter and two bytes more: no Reason String

@@ -202,7 +202,7 @@ std::shared_ptr<Routing> make_routing() {
 
 struct Engine::StoredSession {
   std::string client_id;
-  Session session;                   // while offline; inside the Connection while online
+  std::unique_ptr<Session> session;  // while offline; inside the Connection while online
   std::optional<ConnectionId> link;  // the connection serving it
   std::map<std::string, Subscription> subscriptions;  // by filter as subscribed
   std::unique_ptr<Will> will;                         // of the current or last connection
@@ -584,12 +584,7 @@ Bytes Engine::session_record(const StoredSession& s) const {
     w.properties.erase(PropertyId::will_delay_interval);
     put_message(out, std::move(w));
   }
-  const Session* session = &s.session;
-  if (s.link) {
-    if (const auto l = links_.find(*s.link); l != links_.end())
-      session = &l->second->conn.session();
-  }
-  put_blob(out, session->serialize());
+  put_blob(out, current_session(s).serialize());
   return out;
 }
 
@@ -638,8 +633,8 @@ std::unique_ptr<Engine::StoredSession> Engine::parse_session_record(const std::s
   if (!r.done()) return nullptr;
   auto parsed = Session::parse(session);
   if (!parsed) return nullptr;
-  s->session = std::move(*parsed);
-  s->session.set_limits(config_.session_limits);
+  s->session = std::make_unique<Session>(std::move(*parsed));
+  s->session->set_limits(config_.session_limits);
   return s;
 }
 
@@ -847,7 +842,7 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
     if (const auto l = links_.find(*old.link); l != links_.end()) {
       Link& other = *l->second;
       other.conn.disconnect(Disconnect{ReasonCode::session_taken_over, {}, {}}, now);
-      old.session = other.conn.take_session();
+      old.session = std::make_unique<Session>(other.conn.take_session());
       other.client_id.clear();  // its Closed event no longer concerns the session
       schedule(other);
     }
@@ -871,7 +866,7 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
   if (!present) {
     auto fresh = std::make_unique<StoredSession>();
     fresh->client_id = client_id;
-    fresh->session = Session(client_id, config_.session_limits);
+    fresh->session = std::make_unique<Session>(client_id, config_.session_limits);
     fresh->incarnation = next_incarnation_++;
     if (shard_.count > 1) fresh->congested = std::make_shared<std::atomic<bool>>(false);
     it = sessions_.emplace(client_id, std::move(fresh)).first;
@@ -887,7 +882,8 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
   set_shared_online(s, true);
   link.client_id = client_id;
   link.username = c.username;
-  s.session.set_expiry_interval(expiry);
+  if (!s.session) s.session = std::make_unique<Session>(client_id, config_.session_limits);
+  s.session->set_expiry_interval(expiry);
 
   ack.session_present = present;  // [MQTT-3.2.2-2], [MQTT-3.2.2-3]
   if (v5) {
@@ -906,8 +902,8 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
       p.add(PropertyId::server_keep_alive, std::uint32_t{*config_.server_keep_alive});
     }
   }
-  link.conn.accept(std::move(ack), std::move(s.session), now);
-  s.session = Session{};
+  link.conn.accept(std::move(ack), std::move(*s.session), now);
+  s.session.reset();
 }
 
 void Engine::on_closed(Link& link, const event::Closed& closed, Time now) {
@@ -915,7 +911,7 @@ void Engine::on_closed(Link& link, const event::Closed& closed, Time now) {
   const auto it = sessions_.find(link.client_id);
   if (it == sessions_.end() || it->second->link != link.id) return;
   StoredSession& s = *it->second;
-  s.session = link.conn.take_session();
+  s.session = std::make_unique<Session>(link.conn.take_session());
   s.link.reset();
   set_shared_online(s, false);
   if (!closed.publish_will) s.will.reset();  // [MQTT-3.1.2-10], [MQTT-3.14.4-3]
@@ -926,7 +922,7 @@ void Engine::on_closed(Link& link, const event::Closed& closed, Time now) {
 // Will, if any, going out with it), or else waits for its expiry, its Will
 // published after the Will Delay or at the session's end, whichever first.
 void Engine::went_offline(StoredSession& s, Time now) {
-  const std::uint32_t expiry = s.session.expiry_interval();  // DISCONNECT may change it
+  const std::uint32_t expiry = current_session(s).expiry_interval();  // DISCONNECT may change it
   if (expiry == 0) {
     end_session(s.client_id, now);
     return;
@@ -1249,13 +1245,17 @@ std::size_t Engine::route(const Publish& message, const std::string& publisher, 
   return given;
 }
 
-bool Engine::has_room(const StoredSession& s, const Publish& message) const {
+// The session's state: in its connection while it has one, else its own.
+const Session& Engine::current_session(const StoredSession& s) const {
   if (s.link) {
-    if (const auto l = links_.find(*s.link); l != links_.end()) {
-      return l->second->conn.session().has_room(message);
-    }
+    if (const auto l = links_.find(*s.link); l != links_.end()) return l->second->conn.session();
   }
-  return s.session.has_room(message);
+  static const Session none;
+  return s.session ? *s.session : none;
+}
+
+bool Engine::has_room(const StoredSession& s, const Publish& message) const {
+  return current_session(s).has_room(message);
 }
 
 // Other shards read a session's congestion without reaching its queue: set
@@ -1263,14 +1263,10 @@ bool Engine::has_room(const StoredSession& s, const Publish& message) const {
 // while it fills still has room (docs/broker.md, "Threads").
 void Engine::update_congestion(StoredSession& s) {
   if (!s.congested) return;
-  const Session* session = &s.session;
-  if (s.link) {
-    if (const auto l = links_.find(*s.link); l != links_.end())
-      session = &l->second->conn.session();
-  }
-  const SessionLimits& limits = session->limits();
-  const bool congested = session->queue().size() * 4 >= limits.max_queued_messages * 3 ||
-                         session->queued_bytes() * 4 >= limits.max_queued_bytes * 3;
+  const Session& session = current_session(s);
+  const SessionLimits& limits = session.limits();
+  const bool congested = session.queue().size() * 4 >= limits.max_queued_messages * 3 ||
+                         session.queued_bytes() * 4 >= limits.max_queued_bytes * 3;
   s.congested->store(congested, std::memory_order_relaxed);
 }
 
@@ -1288,7 +1284,8 @@ void Engine::deliver(StoredSession& s, Publish message, Time now) {
     ++counters_.messages_dropped;
     return;
   }
-  if (s.session.enqueue(std::move(message), nullptr, now) == EnqueueResult::full) {
+  if (!s.session) s.session = std::make_unique<Session>(s.client_id, config_.session_limits);
+  if (s.session->enqueue(std::move(message), nullptr, now) == EnqueueResult::full) {
     ++counters_.messages_dropped;
   }
   update_congestion(s);

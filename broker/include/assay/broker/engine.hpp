@@ -222,6 +222,7 @@ class Engine {
   // it (Wills, $SYS) such a session's copy is dropped and counted.
   std::size_t route(const mqtt::Publish& message, const std::string& publisher, mqtt::Time now,
                     bool* refused = nullptr);
+  const mqtt::Session& current_session(const StoredSession& session) const;
   bool has_room(const StoredSession& session, const mqtt::Publish& message) const;
   void update_congestion(StoredSession& session);
 

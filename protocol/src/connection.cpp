@@ -221,7 +221,9 @@ std::optional<Event> Connection::poll_event() {
 
 void Connection::shrink() {
   events_.release();
+  decoder_.shrink();
   if (tx_.empty()) Bytes().swap(tx_);
+  if (connack_sent_) Bytes().swap(first_bytes_);  // needed only to answer a bad CONNECT
 }
 
 bool Connection::poll_transmit(Bytes& out) {

@@ -35,7 +35,7 @@ void Connection::connect(Connect packet, Session session, Time now) {
   topic_alias_maximum_ = prop_or<std::uint16_t>(props, PropertyId::topic_alias_maximum, 0);
   incoming_aliases_.clear();  // grows as aliases arrive (at most the maximum + 1)
   if (const auto* method = props.string(PropertyId::authentication_method)) {
-    authentication_method_ = *method;
+    authentication_method_ = std::make_unique<std::string>(*method);
   }
   session_ = std::move(session);
   session_.set_client_id(packet.client_id);
@@ -106,7 +106,7 @@ void Connection::on_connect(Connect packet, Time now) {
   peer_wants_problem_information_ =
       prop_or<std::uint32_t>(props, PropertyId::request_problem_information, 1) != 0;
   if (const auto* method = props.string(PropertyId::authentication_method)) {
-    authentication_method_ = *method;
+    authentication_method_ = std::make_unique<std::string>(*method);
   }
   connect_ = std::make_unique<Connect>(packet);
   will_declared_ = packet.will.has_value();
@@ -195,7 +195,7 @@ void Connection::reject(Connack connack, Time now) {
 void Connection::auth(Auth packet, Time now) {
   if (ended()) return;
   require(version_ == Version::v5, "AUTH exists only in MQTT 5.0");
-  require(authentication_method_.has_value(),
+  require(authentication_method_ != nullptr,
           "AUTH needs an Authentication Method in CONNECT [MQTT-4.12.0-6/7]");
   const auto* method = packet.properties.string(PropertyId::authentication_method);
   require(method != nullptr && *method == *authentication_method_,

@@ -75,12 +75,16 @@ void Connection::send_publish(InFlight* entry, Publish message, Ticket ticket, T
   Publish wire = message;
   bool new_alias = false;
   if (options_.auto_topic_alias && peer_topic_alias_maximum_ > 0 && version_ == Version::v5) {
-    if (auto it = outgoing_aliases_.find(message.topic); it != outgoing_aliases_.end()) {
+    if (!outgoing_aliases_) {
+      outgoing_aliases_ = std::make_unique<std::unordered_map<std::string, std::uint16_t>>();
+    }
+    auto& aliases = *outgoing_aliases_;
+    if (auto it = aliases.find(message.topic); it != aliases.end()) {
       wire.topic.clear();
       wire.properties.add(PropertyId::topic_alias, std::uint32_t{it->second});
-    } else if (outgoing_aliases_.size() < peer_topic_alias_maximum_) {
-      const auto alias = static_cast<std::uint16_t>(outgoing_aliases_.size() + 1);
-      outgoing_aliases_.emplace(message.topic, alias);
+    } else if (aliases.size() < peer_topic_alias_maximum_) {
+      const auto alias = static_cast<std::uint16_t>(aliases.size() + 1);
+      aliases.emplace(message.topic, alias);
       wire.properties.add(PropertyId::topic_alias, std::uint32_t{alias});
       new_alias = true;
     }
@@ -94,7 +98,7 @@ void Connection::send_publish(InFlight* entry, Publish message, Ticket ticket, T
   }
   if (encoded_size(wire, version_) > peer_maximum_packet_size_) {
     // Too large for the peer: discard as if sent [MQTT-3.1.2-25], [MQTT-3.2.2-15].
-    if (new_alias) outgoing_aliases_.erase(message.topic);
+    if (new_alias) outgoing_aliases_->erase(message.topic);
     if (message.packet_id != 0) session_.release_packet_id(message.packet_id);
     return complete(ticket, 0, message.qos, Outcome::discarded, ReasonCode::packet_too_large);
   }

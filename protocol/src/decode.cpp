@@ -178,7 +178,7 @@ DecodeResult StreamDecoder::next() {
     // Everything after a CONNECT follows the version it announced.
     if (const auto* c = std::get_if<Connect>(&d->packet)) version_ = c->version;
   } else if (auto* v = std::get_if<Violation>(&result)) {
-    failure_ = *v;
+    failure_ = std::make_unique<Violation>(*v);
     buffer_.clear();
     buffer_.shrink_to_fit();
     read_ = 0;

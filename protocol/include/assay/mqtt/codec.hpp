@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <variant>
@@ -70,14 +71,22 @@ class StreamDecoder {
   DecodeResult next();
   // Bytes fed but not yet returned as packets.
   std::size_t buffered() const { return buffer_.size() - read_; }
-  bool failed() const { return failure_.has_value(); }
+  bool failed() const { return failure_ != nullptr; }
+  // Frees the buffer when nothing is left in it (a connection that may stay
+  // idle holds none).
+  void shrink() {
+    if (read_ == buffer_.size()) {
+      Bytes().swap(buffer_);
+      read_ = 0;
+    }
+  }
 
  private:
   Version version_;
   DecodeLimits limits_;
   Bytes buffer_;
   std::size_t read_ = 0;
-  std::optional<Violation> failure_;
+  std::unique_ptr<Violation> failure_;  // rare: kept off the decoder
 };
 
 class EncodeError : public std::invalid_argument {

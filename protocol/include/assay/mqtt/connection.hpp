@@ -325,7 +325,7 @@ class Connection {
   QoS maximum_qos_ = QoS::exactly_once;  // server: what we announced
   bool retain_available_ = true;
   bool peer_wants_problem_information_ = true;
-  std::optional<std::string> authentication_method_;
+  std::unique_ptr<std::string> authentication_method_;  // rare: kept off the connection
   bool ping_outstanding_ = false;
 
   // Incoming flows on this connection.
@@ -339,7 +339,8 @@ class Connection {
   Fifo<PendingAck> pending_acks_;          // in receive order
   std::set<std::uint16_t> incoming_open_;  // QoS>0 PUBLISHes counted against our Receive Maximum
   std::vector<std::string> incoming_aliases_;  // index: Topic Alias
-  std::unordered_map<std::string, std::uint16_t> outgoing_aliases_;
+  // Made on first use (auto_topic_alias with a peer that takes aliases).
+  std::unique_ptr<std::unordered_map<std::string, std::uint16_t>> outgoing_aliases_;
 
   // Packet id -> number of filters, for the few SUBSCRIBE/UNSUBSCRIBE flows
   // open at once: a vector costs 24 bytes and nothing while empty (an

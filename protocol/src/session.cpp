@@ -73,7 +73,7 @@ std::optional<std::uint16_t> Session::allocate_packet_id() {
   for (std::uint32_t tries = 0; tries < 65535; ++tries) {
     const std::uint16_t id = next_id_;
     next_id_ = next_id_ == 65535 ? 1 : static_cast<std::uint16_t>(next_id_ + 1);
-    if (used_ids_.insert(id).second) return id;
+    if (used_ids_.insert(id)) return id;
   }
   return std::nullopt;
 }
@@ -111,8 +111,7 @@ Bytes Session::serialize() const {
     put_message(s, q.publish);
   }
   wire::put_u32(s, static_cast<std::uint32_t>(incoming_qos2_.size()));
-  for (const auto id : incoming_qos2_)
-    wire::put_u16(s, id);
+  incoming_qos2_.for_each([&](std::uint16_t id) { wire::put_u16(s, id); });
   return out;
 }
 
@@ -139,7 +138,7 @@ std::optional<Session> Session::parse(ByteView bytes) {
     if (stage > 2) return std::nullopt;
     f.stage = static_cast<InFlight::Stage>(stage);
     f.publish = get_message(r);
-    if (f.publish.packet_id == 0 || !s.used_ids_.insert(f.publish.packet_id).second) {
+    if (f.publish.packet_id == 0 || !s.used_ids_.insert(f.publish.packet_id)) {
       return std::nullopt;
     }
     s.inflight_.push_back(std::move(f));

@@ -1,6 +1,7 @@
 // Data representations (§1.5): Variable Byte Integers, UTF-8 strings; the
 // reason code and property tables; the Properties container.
 #include "assay/mqtt/codec.hpp"
+#include "assay/mqtt/id_set.hpp"
 #include "assay/mqtt/properties.hpp"
 #include "assay/mqtt/raw.hpp"
 #include "assay/mqtt/reason_code.hpp"
@@ -9,6 +10,32 @@
 
 namespace assay::mqtt::test {
 namespace {
+
+TEST(IdSet, BehavesAsASetAndCopiesDeeply) {
+  IdSet a;
+  EXPECT_TRUE(a.empty());
+  EXPECT_FALSE(a.contains(7));
+  EXPECT_EQ(a.erase(7), 0u);
+  EXPECT_TRUE(a.insert(9));
+  EXPECT_TRUE(a.insert(7));
+  EXPECT_FALSE(a.insert(9));
+  EXPECT_EQ(a.size(), 2u);
+  std::vector<std::uint16_t> seen;
+  a.for_each([&](std::uint16_t id) { seen.push_back(id); });
+  EXPECT_EQ(seen, (std::vector<std::uint16_t>{7, 9}));
+  IdSet b = a;
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(b.erase(9), 1u);
+  EXPECT_TRUE(a.contains(9));  // the copy has storage of its own
+  EXPECT_NE(a, b);
+  b.clear();
+  EXPECT_TRUE(b.empty());
+  EXPECT_EQ(b, IdSet{});
+  IdSet c;
+  c.insert(1);
+  c.erase(1);
+  EXPECT_EQ(c, IdSet{});  // emptied after use equals never used
+}
 
 TEST(VariableByteInteger, BoundariesEncodeToSpecSizes) {
   // §1.5.5 Table 1-1: the ranges of 1, 2, 3 and 4 bytes.

@@ -336,8 +336,8 @@ class Connection {
     ReasonCode reason_code;
     Properties properties;
   };
-  Fifo<PendingAck> pending_acks_;          // in receive order
-  std::set<std::uint16_t> incoming_open_;  // QoS>0 PUBLISHes counted against our Receive Maximum
+  Fifo<PendingAck> pending_acks_;  // in receive order
+  IdSet incoming_open_;            // QoS>0 PUBLISHes counted against our Receive Maximum
   std::vector<std::string> incoming_aliases_;  // index: Topic Alias
   // Made on first use (auto_topic_alias with a peer that takes aliases).
   std::unique_ptr<std::unordered_map<std::string, std::uint16_t>> outgoing_aliases_;

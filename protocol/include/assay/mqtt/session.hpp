@@ -7,11 +7,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
 #include "assay/mqtt/fifo.hpp"
+#include "assay/mqtt/id_set.hpp"
 #include "assay/mqtt/packets.hpp"
 #include "assay/mqtt/time.hpp"
 
@@ -93,7 +93,7 @@ class Session {
 
   const std::vector<InFlight>& inflight() const { return inflight_; }
   const Fifo<Queued>& queue() const { return queue_; }
-  const std::set<std::uint16_t>& incoming_qos2() const { return incoming_qos2_; }
+  const IdSet& incoming_qos2() const { return incoming_qos2_; }
   std::size_t queued_bytes() const { return queued_bytes_; }
   bool empty() const { return inflight_.empty() && queue_.empty() && incoming_qos2_.empty(); }
 
@@ -120,11 +120,11 @@ class Session {
   SessionLimits limits_;
   Ticket next_ticket_ = 1;
   std::uint16_t next_id_ = 1;
-  std::set<std::uint16_t> used_ids_;
+  IdSet used_ids_;
   std::vector<InFlight> inflight_;  // in the order first sent [MQTT-4.6.0-1]
   Fifo<Queued> queue_;
   std::size_t queued_bytes_ = 0;
-  std::set<std::uint16_t> incoming_qos2_;  // PUBREC owed or sent, PUBREL not yet received
+  IdSet incoming_qos2_;  // PUBREC owed or sent, PUBREL not yet received
 };
 
 }  // namespace assay::mqtt

@@ -31,6 +31,10 @@ namespace {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
+// How long a connection the engine has closed may wait for its client to
+// read its last bytes.
+constexpr std::chrono::seconds closing_grace{5};
+
 const char* level_name(LogLevel l) {
   switch (l) {
     case LogLevel::error:
@@ -85,6 +89,7 @@ class Shard {
     bool want_write = false;    // EPOLLOUT is on: the socket's send buffer was full
     bool flush_queued = false;  // in to_flush_
     bool close_after = false;
+    bool closing_deadline = false;  // a timer will end it if its last bytes wait too long
     bool closed = false;
   };
 
@@ -96,7 +101,7 @@ class Shard {
   void after_input();
   void flush();
   void write(Peer& peer, bool writable = false);
-  void check_backlog(Peer& peer);
+  void blocked(Peer& peer);
   void set_events(Peer& peer, bool want_write);
   void close(Peer& peer);
   void arm_timer();
@@ -542,7 +547,7 @@ void Shard::flush() {
 void Shard::write(Peer& peer, bool writable) {
   if (peer.closed) return;
   if (peer.want_write && !writable) {
-    check_backlog(peer);
+    blocked(peer);
     return;
   }
   while (peer.out_sent < peer.out.size()) {
@@ -559,7 +564,7 @@ void Shard::write(Peer& peer, bool writable) {
         peer.out_sent = 0;
       }
       set_events(peer, true);
-      check_backlog(peer);
+      blocked(peer);
       return;
     }
     close(peer);  // the connection failed
@@ -571,13 +576,31 @@ void Shard::write(Peer& peer, bool writable) {
   if (peer.close_after) close(peer);
 }
 
-void Shard::check_backlog(Peer& peer) {
+// Output waits for a client that is not reading. Past output_buffer_limit
+// it is disconnected; a connection the engine has closed gets
+// closing_grace to take its last bytes (a DISCONNECT, say) and is closed
+// then, read or not, so a client that never reads cannot keep it open.
+void Shard::blocked(Peer& peer) {
   const std::size_t backlog = peer.out.size() - peer.out_sent;
-  if (backlog <= broker_.options().output_buffer_limit) return;
-  broker_.log(LogLevel::warning,
-              "connection %llu: %zu bytes unread by its client: disconnecting it",
-              static_cast<unsigned long long>(peer.id), backlog);
-  close(peer);
+  if (backlog > broker_.options().output_buffer_limit) {
+    broker_.log(LogLevel::warning,
+                "connection %llu: %zu bytes unread by its client: disconnecting it",
+                static_cast<unsigned long long>(peer.id), backlog);
+    close(peer);
+    return;
+  }
+  if (!peer.close_after || peer.closing_deadline) return;
+  peer.closing_deadline = true;
+  auto timer = std::make_shared<asio::steady_timer>(io_, closing_grace);
+  timer->async_wait([this, timer, id = peer.id](const boost::system::error_code& ec) {
+    if (ec) return;
+    const auto it = peers_.find(id);
+    if (it == peers_.end()) return;
+    broker_.log(LogLevel::warning,
+                "connection %llu: its client did not read its last %zu bytes: closing it",
+                static_cast<unsigned long long>(id), it->second->out.size() - it->second->out_sent);
+    close(*it->second);
+  });
 }
 
 void Shard::set_events(Peer& peer, bool want_write) {

@@ -243,8 +243,11 @@ void cases::session(std::vector<Case>& out) {
              c.connect_ok(with_will(ctx, ctx.client_id(), t, "retained will", true));
              c.drop();
              Peer& w = connected(ctx, "watcher");
-             // Subscribing after the Will fired: only a retained Will arrives,
-             // so wait for the broker to have published it.
+             // Subscribing after the Will fired, only a retained Will arrives,
+             // so wait for the broker to have published it. (The broker may
+             // read the SUBSCRIBE before it notices the lost connection: the
+             // Will then arrives live, RETAIN 0 [MQTT-3.3.1-9], and the next
+             // SUBSCRIBE must bring it retained [MQTT-3.8.4-3].)
              for (int i = 0;; ++i) {
                w.subscribe(t, QoS::at_most_once);
                const Peer::Arrival a = w.next(ctx.options.quiet);
@@ -252,8 +255,9 @@ void cases::session(std::vector<Case>& out) {
                  const auto* m = std::get_if<Publish>(&a.packet);
                  ctx.check(m != nullptr,
                            "expected the retained Will, got " + describe(a.packet, ctx.version));
-                 ctx.check(m->retain && text(m->payload) == "retained will",
-                           "expected the Will, retained");
+                 ctx.check(text(m->payload) == "retained will", "expected the Will");
+                 if (!m->retain && i < 10) continue;  // live: subscribe again
+                 ctx.check(m->retain, "expected the Will, retained");
                  return;
                }
                ctx.check(i < 10, "no retained Will after the connection was lost");

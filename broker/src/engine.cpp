@@ -220,8 +220,7 @@ struct Engine::Link {
   Link(ConnectionId i, Connection c) : id(i), conn(std::move(c)), adopted(true) {}
   ConnectionId id;
   Connection conn;
-  std::string client_id;  // set once accepted
-  std::optional<std::string> username;
+  std::unique_ptr<std::string> username;    // of the accepted CONNECT, if it had one
   bool adopted = false;                     // handed over by another shard: its home is here
   bool handed_off = false;                  // given to another shard: conn is moved from
   bool parked = false;                      // its CONNECT waits for a drain (drain_before_takeover)
@@ -231,6 +230,14 @@ struct Engine::Link {
   bool in_work = false;   // queued in work_
   bool in_dirty = false;  // queued in dirty_
   bool shrink = false;    // a control packet: the connection may stay idle now
+
+  // The session's client id once accepted; empty before, and after the
+  // session has been taken away (takeover, close).
+  const std::string& client_id() const { return conn.session().client_id(); }
+  Principal principal() const {
+    return Principal{client_id(),
+                     username ? std::optional<std::string_view>(*username) : std::nullopt};
+  }
 };
 
 namespace {
@@ -416,7 +423,7 @@ void Engine::resume(ConnectionId waiting, Time now) {
   link.drained = true;
   const Connect connect = std::move(*link.parked_connect);
   link.parked_connect.reset();
-  if (link.conn.state() != Connection::State::closed) on_connect(link, connect, now);
+  on_connect(link, connect, now);
   schedule(link);
   process(now);
 }
@@ -495,10 +502,10 @@ void Engine::process(Time now) {
       touch(id);
       continue;
     }
-    if (!link.client_id.empty()) {
-      mark_session(link.client_id);
+    if (!link.client_id().empty()) {
+      mark_session(link.client_id());
       if (shard_.count > 1) {
-        if (const auto s = sessions_.find(link.client_id); s != sessions_.end()) {
+        if (const auto s = sessions_.find(link.client_id()); s != sessions_.end()) {
           update_congestion(*s->second);
         }
       }
@@ -728,13 +735,12 @@ void Engine::on_event(Link& link, Event& e, Time now) {
     ReasonCode refusal = ReasonCode::success;
     if (topic_levels(message.topic) > config_.max_topic_levels) {
       refusal = ReasonCode::topic_name_invalid;
-    } else if (!config_.authorizer->may_publish(Principal{link.client_id, link.username},
-                                                message.topic)) {
+    } else if (!config_.authorizer->may_publish(link.principal(), message.topic)) {
       refusal = ReasonCode::not_authorized;
     }
     bool full = false;
     const std::size_t n =
-        refusal == ReasonCode::success ? route(message, link.client_id, now, &full) : 0;
+        refusal == ReasonCode::success ? route(message, link.client_id(), now, &full) : 0;
     if (full) {
       refusal = ReasonCode::quota_exceeded;
       // 3.1.1 cannot refuse a PUBLISH: the connection closes without the
@@ -779,6 +785,10 @@ void Engine::on_event(Link& link, Event& e, Time now) {
 // ---- connecting -------------------------------------------------------------
 
 void Engine::on_connect(Link& link, const Connect& c, Time now) {
+  // The connection failed while its CONNECT waited (a parked CONNECT past
+  // its timeout, say): nothing to answer, and no session may be given to a
+  // connection that would drop it.
+  if (link.conn.ended()) return;
   if (shard_.count > 1 && !link.adopted && !c.client_id.empty() &&
       home_shard(c.client_id, shard_.count) != shard_.index) {
     return handoff(link, c);  // its home shard answers the CONNECT
@@ -843,7 +853,7 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
       Link& other = *l->second;
       other.conn.disconnect(Disconnect{ReasonCode::session_taken_over, {}, {}}, now);
       old.session = std::make_unique<Session>(other.conn.take_session());
-      other.client_id.clear();  // its Closed event no longer concerns the session
+      // It has no session now: its Closed event no longer concerns this one.
       schedule(other);
     }
     old.link.reset();
@@ -880,8 +890,7 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
   s.version = c.version;
   s.link = link.id;
   set_shared_online(s, true);
-  link.client_id = client_id;
-  link.username = c.username;
+  if (c.username) link.username = std::make_unique<std::string>(*c.username);
   if (!s.session) s.session = std::make_unique<Session>(client_id, config_.session_limits);
   s.session->set_expiry_interval(expiry);
 
@@ -907,8 +916,8 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
 }
 
 void Engine::on_closed(Link& link, const event::Closed& closed, Time now) {
-  if (link.client_id.empty()) return;  // never accepted
-  const auto it = sessions_.find(link.client_id);
+  if (link.client_id().empty()) return;  // never accepted
+  const auto it = sessions_.find(link.client_id());
   if (it == sessions_.end() || it->second->link != link.id) return;
   StoredSession& s = *it->second;
   s.session = std::make_unique<Session>(link.conn.take_session());
@@ -973,7 +982,7 @@ void Engine::fire_will(StoredSession& s, Time now) {
 // ---- subscriptions ----------------------------------------------------------
 
 void Engine::on_subscribe(Link& link, const Subscribe& sub, Time now) {
-  StoredSession& s = *sessions_.at(link.client_id);
+  StoredSession& s = *sessions_.at(link.client_id());
   const bool v5 = s.version == Version::v5;
   Suback ack;
   ack.packet_id = sub.packet_id;
@@ -990,7 +999,7 @@ void Engine::on_subscribe(Link& link, const Subscribe& sub, Time now) {
                                     : ReasonCode::unspecified_error);
       continue;
     }
-    if (!config_.authorizer->may_subscribe(Principal{s.client_id, link.username}, entry.filter)) {
+    if (!config_.authorizer->may_subscribe(link.principal(), entry.filter)) {
       ack.reason_codes.push_back(v5 ? ReasonCode::not_authorized : ReasonCode::unspecified_error);
       continue;
     }
@@ -1028,7 +1037,7 @@ void Engine::on_subscribe(Link& link, const Subscribe& sub, Time now) {
 }
 
 void Engine::on_unsubscribe(Link& link, const Unsubscribe& u, Time now) {
-  StoredSession& s = *sessions_.at(link.client_id);
+  StoredSession& s = *sessions_.at(link.client_id());
   Unsuback ack;
   ack.packet_id = u.packet_id;
   for (const auto& filter : u.filters) {

@@ -441,7 +441,7 @@ class Rules final : public Authenticator, public Authorizer {
                : ReasonCode::success;
   }
   bool may_publish(const Principal& who, std::string_view topic) override {
-    return !who.username || topic.rfind(*who.username + "/", 0) == 0;
+    return !who.username || topic.starts_with(std::string(*who.username) + "/");
   }
   bool may_subscribe(const Principal&, std::string_view filter) override {
     return filter.rfind("secret/", 0) != 0;
@@ -664,6 +664,31 @@ TEST(Engine, MQTT_3_1_4_3_TakeoverAfterADrainThatFindsNothing) {
   EXPECT_TRUE(first.closed);
   ASSERT_EQ(first.all<event::DisconnectReceived>().size(), 1u);
   EXPECT_TRUE(second.all<event::Connected>()[0].connack.session_present);
+}
+
+// A parked CONNECT whose connection times out before the drain is done is
+// not answered, and the session it would have taken over stays with the
+// connection that holds it (given to the dead connection, it was dropped
+// with everything queued in it).
+TEST(Engine, AParkedConnectThatTimedOutTakesNothingOver) {
+  EngineConfig c;
+  c.drain_before_takeover = true;
+  World w(c);
+  Client& first = w.connect(World::make_connect("same", Version::v5, false, 3600));
+  w.on_drain = [&](const Engine::Drain&) {
+    w.now += std::chrono::seconds(30);  // past the CONNECT timeout
+    w.engine.handle_timeout(w.now);
+  };
+  Client& second = w.connect(World::make_connect("same", Version::v5, false, 3600));
+  EXPECT_TRUE(second.all<event::Connected>().empty());
+  EXPECT_FALSE(first.closed);
+  EXPECT_TRUE(first.all<event::DisconnectReceived>().empty());
+  w.on_drain = nullptr;
+  first.conn->disconnect(Disconnect{}, w.now);
+  w.pump();
+  Client& third = w.connect(World::make_connect("same", Version::v5, false, 3600));
+  ASSERT_EQ(third.all<event::Connected>().size(), 1u);
+  EXPECT_TRUE(third.all<event::Connected>()[0].connack.session_present);
 }
 
 }  // namespace

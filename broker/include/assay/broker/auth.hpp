@@ -13,10 +13,10 @@
 
 namespace assay::broker {
 
-// A connected client as the Authorizer sees it.
+// A connected client as the Authorizer sees it (views valid for the call).
 struct Principal {
-  std::string client_id;
-  std::optional<std::string> username;
+  std::string_view client_id;
+  std::optional<std::string_view> username;
 };
 
 class Authenticator {

@@ -26,6 +26,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -243,8 +244,9 @@ class Connection {
   Role role() const { return options_.role; }
   Version version() const { return version_; }
   const Session& session() const { return session_; }
-  // The session, for the driver to keep after the connection ends.
-  Session take_session() { return std::move(session_); }
+  // The session, for the driver to keep after the connection ends; an empty
+  // one (no client id) stays.
+  Session take_session() { return std::exchange(session_, Session{}); }
   // The Keep Alive in force (seconds), after Server Keep Alive.
   std::uint16_t keep_alive() const { return keep_alive_; }
   // The peer's limits as negotiated.

@@ -50,9 +50,10 @@ void Connection::require(bool ok, const char* what) const {
 
 void Connection::receive(ByteView bytes, Time now) {
   if (state_ == State::closing || state_ == State::closed || state_ == State::idle) return;
-  if (state_ == State::awaiting_connect && first_bytes_.size() < 16) {
-    const std::size_t n = std::min<std::size_t>(16 - first_bytes_.size(), bytes.size());
-    first_bytes_.insert(first_bytes_.end(), bytes.begin(), bytes.begin() + static_cast<long>(n));
+  if (state_ == State::awaiting_connect && first_count_ < first_bytes_.size()) {
+    const std::size_t n = std::min<std::size_t>(first_bytes_.size() - first_count_, bytes.size());
+    std::copy_n(bytes.begin(), n, first_bytes_.begin() + first_count_);
+    first_count_ = static_cast<std::uint8_t>(first_count_ + n);
   }
   decoder_.feed(bytes);
   // A server waiting for its accept/reject decision leaves later packets in
@@ -161,7 +162,7 @@ void Connection::on_packet(Packet packet, Time now) {
 }
 
 void Connection::handle_timeout(Time now) {
-  const auto due = [&](Timer t) { return timers_[t] && *timers_[t] <= now; };
+  const auto due = [&](Timer t) { return timers_[t] <= now; };  // never > any now
   if (due(connect_timer)) {
     set_timer(connect_timer, std::nullopt);
     request_close(CloseCause::connect_timeout);
@@ -193,15 +194,18 @@ void Connection::transport_closed(Time) {
   if (state_ == State::closed) return;
   if (state_ != State::closing) close_cause_ = CloseCause::transport_closed;
   state_ = State::closed;
-  timers_ = {};
+  timers_.fill(never);
   // Flows of this connection end with it; the session keeps what must be
-  // resent. SUBSCRIBE/UNSUBSCRIBE ids are freed: they are never resent.
-  for (const auto& [id, n] : pending_subscribes_)
-    session_.release_packet_id(id);
-  for (const auto& [id, n] : pending_unsubscribes_)
-    session_.release_packet_id(id);
-  pending_subscribes_.clear();
-  pending_unsubscribes_.clear();
+  // resent. A client's SUBSCRIBE/UNSUBSCRIBE ids are freed: they are never
+  // resent (a server's are the client's, not from its session).
+  if (options_.role == Role::client) {
+    for (const auto& [id, n] : subscribes_)
+      session_.release_packet_id(id);
+    for (const auto& [id, n] : unsubscribes_)
+      session_.release_packet_id(id);
+  }
+  subscribes_.clear();
+  unsubscribes_.clear();
   for (auto& f : session_.inflight_)
     f.sent = false;
   const bool will = options_.role == Role::server && will_declared_ &&
@@ -223,7 +227,6 @@ void Connection::shrink() {
   events_.release();
   decoder_.shrink();
   if (tx_.empty()) Bytes().swap(tx_);
-  if (connack_sent_) Bytes().swap(first_bytes_);  // needed only to answer a bad CONNECT
 }
 
 bool Connection::poll_transmit(Bytes& out) {
@@ -238,10 +241,8 @@ bool Connection::poll_transmit(Bytes& out) {
 }
 
 std::optional<Time> Connection::next_deadline() const {
-  std::optional<Time> next;
-  for (const auto& t : timers_) {
-    if (t && (!next || *t < *next)) next = t;
-  }
+  const Time next = *std::min_element(timers_.begin(), timers_.end());
+  if (next == never) return std::nullopt;
   return next;
 }
 
@@ -289,7 +290,7 @@ void Connection::request_close(CloseCause cause) {
   if (state_ == State::closing || state_ == State::closed) return;
   state_ = State::closing;
   close_cause_ = cause;
-  timers_ = {};
+  timers_.fill(never);
   emit(event::CloseRequested{cause});
 }
 
@@ -300,16 +301,16 @@ void Connection::fail(Violation violation, Time now) {
   emit(event::ViolationDetected{std::move(violation), Side::remote});
   // A CONNACK answers only what was (or claimed to be) a CONNECT.
   const bool got_connect =
-      state_ == State::awaiting_decision || (!first_bytes_.empty() && (first_bytes_[0] >> 4) == 1);
+      state_ == State::awaiting_decision || (first_count_ > 0 && (first_bytes_[0] >> 4) == 1);
   if (options_.role == Role::server && !connack_sent_ && !got_connect) {
     // Not even a CONNECT: close without a word [MQTT-3.1.0-1].
   } else if (options_.role == Role::server && !connack_sent_) {
     // Before CONNACK: a refusing CONNACK where the version allows it
     // (4.13.1); never a DISCONNECT [MQTT-3.14.0-1].
-    if (state_ == State::awaiting_connect && first_bytes_.size() >= 2) {
+    if (state_ == State::awaiting_connect && first_count_ >= 2) {
       // Not decoded: read the Protocol Level the CONNECT announced.
       const std::size_t header = (first_bytes_[1] & 0x80) ? 3 : 2;
-      if (first_bytes_.size() > header + 6) {
+      if (first_count_ > header + 6) {
         const std::uint8_t level = first_bytes_[header + 6];
         version_ = level == 5 ? Version::v5 : Version::v3_1_1;
       }

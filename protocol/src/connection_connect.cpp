@@ -33,7 +33,7 @@ void Connection::connect(Connect packet, Session session, Time now) {
                                                           options_.maximum_packet_size)});
   receive_maximum_ = prop_or<std::uint16_t>(props, PropertyId::receive_maximum, 65535);
   topic_alias_maximum_ = prop_or<std::uint16_t>(props, PropertyId::topic_alias_maximum, 0);
-  incoming_aliases_.clear();  // grows as aliases arrive (at most the maximum + 1)
+  incoming_aliases_.reset();  // grows as aliases arrive (at most the maximum + 1)
   if (const auto* method = props.string(PropertyId::authentication_method)) {
     authentication_method_ = std::make_unique<std::string>(*method);
   }
@@ -141,7 +141,7 @@ void Connection::accept(Connack connack, Session session, Time now) {
   }
   receive_maximum_ = prop_or<std::uint16_t>(props, PropertyId::receive_maximum, 65535);
   topic_alias_maximum_ = prop_or<std::uint16_t>(props, PropertyId::topic_alias_maximum, 0);
-  incoming_aliases_.clear();  // grows as aliases arrive (at most the maximum + 1)
+  incoming_aliases_.reset();  // grows as aliases arrive (at most the maximum + 1)
   maximum_qos_ = prop_or<QoS>(props, PropertyId::maximum_qos, QoS::exactly_once);
   retain_available_ = prop_or<std::uint32_t>(props, PropertyId::retain_available, 1) != 0;
   decoder_.set_limits(DecodeLimits{prop_or<std::uint32_t>(props, PropertyId::maximum_packet_size,

@@ -250,9 +250,12 @@ void Connection::on_publish(Publish p, Time now) {
                    "Topic Alias " + std::to_string(*alias) + " above the Topic Alias Maximum"},
                   now);
     }
-    // The table grows on first use: most connections never use aliases.
-    if (incoming_aliases_.size() <= *alias) incoming_aliases_.resize(std::size_t{*alias} + 1);
-    std::string& mapped = incoming_aliases_[*alias];
+    // The table is made and grows on first use: most connections never use
+    // aliases.
+    if (!incoming_aliases_) incoming_aliases_ = std::make_unique<std::vector<std::string>>();
+    auto& table = *incoming_aliases_;
+    if (table.size() <= *alias) table.resize(std::size_t{*alias} + 1);
+    std::string& mapped = table[*alias];
     if (!p.topic.empty()) {
       mapped = p.topic;
     } else if (mapped.empty()) {

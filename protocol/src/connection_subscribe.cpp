@@ -17,7 +17,7 @@ std::uint16_t Connection::subscribe(Subscribe packet, Time now) {
   const auto id = session_.allocate_packet_id();
   require(id.has_value(), "no free packet identifier");
   packet.packet_id = *id;
-  pending_subscribes_.emplace(*id, packet.subscriptions.size());
+  subscribes_.emplace(*id, packet.subscriptions.size());
   send_packet(std::move(packet), now);
   return *id;
 }
@@ -29,13 +29,13 @@ std::uint16_t Connection::unsubscribe(Unsubscribe packet, Time now) {
   const auto id = session_.allocate_packet_id();
   require(id.has_value(), "no free packet identifier");
   packet.packet_id = *id;
-  pending_unsubscribes_.emplace(*id, packet.filters.size());
+  unsubscribes_.emplace(*id, packet.filters.size());
   send_packet(std::move(packet), now);
   return *id;
 }
 
 void Connection::on_suback(Suback packet, Time now) {
-  const auto it = pending_subscribes_.find(packet.packet_id);
+  const auto it = subscribes_.find(packet.packet_id);
   if (it == nullptr) {
     return fail({ReasonCode::protocol_error, "MQTT-3.8.4-2",
                  "SUBACK for no SUBSCRIBE in flight (Packet Identifier " +
@@ -48,13 +48,13 @@ void Connection::on_suback(Suback packet, Time now) {
                      std::to_string(*it) + " Topic Filters"},
                 now);
   }
-  pending_subscribes_.erase(packet.packet_id);
+  subscribes_.erase(packet.packet_id);
   session_.release_packet_id(packet.packet_id);
   emit(event::SubscribeAcked{std::move(packet)});
 }
 
 void Connection::on_unsuback(Unsuback packet, Time now) {
-  const auto it = pending_unsubscribes_.find(packet.packet_id);
+  const auto it = unsubscribes_.find(packet.packet_id);
   if (it == nullptr) {
     return fail({ReasonCode::protocol_error, "MQTT-3.10.4-5",
                  "UNSUBACK for no UNSUBSCRIBE in flight (Packet Identifier " +
@@ -67,13 +67,13 @@ void Connection::on_unsuback(Unsuback packet, Time now) {
                      std::to_string(*it) + " Topic Filters"},
                 now);
   }
-  pending_unsubscribes_.erase(packet.packet_id);
+  unsubscribes_.erase(packet.packet_id);
   session_.release_packet_id(packet.packet_id);
   emit(event::UnsubscribeAcked{std::move(packet)});
 }
 
 void Connection::on_subscribe(Subscribe packet, Time now) {
-  if (!open_subscribes_.emplace(packet.packet_id, packet.subscriptions.size())) {
+  if (!subscribes_.emplace(packet.packet_id, packet.subscriptions.size())) {
     return fail({ReasonCode::protocol_error, "MQTT-2.2.1-3",
                  "SUBSCRIBE reuses a Packet Identifier still in use"},
                 now);
@@ -82,7 +82,7 @@ void Connection::on_subscribe(Subscribe packet, Time now) {
 }
 
 void Connection::on_unsubscribe(Unsubscribe packet, Time now) {
-  if (!open_unsubscribes_.emplace(packet.packet_id, packet.filters.size())) {
+  if (!unsubscribes_.emplace(packet.packet_id, packet.filters.size())) {
     return fail({ReasonCode::protocol_error, "MQTT-2.2.1-3",
                  "UNSUBSCRIBE reuses a Packet Identifier still in use"},
                 now);
@@ -93,17 +93,17 @@ void Connection::on_unsubscribe(Unsubscribe packet, Time now) {
 void Connection::suback(Suback packet, Time now) {
   require(options_.role == Role::server, "suback() is for the server role");
   if (state_ != State::connected) return;  // the connection ended meanwhile
-  const auto it = open_subscribes_.find(packet.packet_id);
+  const auto it = subscribes_.find(packet.packet_id);
   require(it != nullptr, "suback() for no SUBSCRIBE [MQTT-3.8.4-2]");
   require(packet.reason_codes.size() == *it, "one SUBACK code per Topic Filter [MQTT-3.8.4-6]");
-  open_subscribes_.erase(packet.packet_id);
+  subscribes_.erase(packet.packet_id);
   send_packet(std::move(packet), now);
 }
 
 void Connection::unsuback(Unsuback packet, Time now) {
   require(options_.role == Role::server, "unsuback() is for the server role");
   if (state_ != State::connected) return;
-  const auto it = open_unsubscribes_.find(packet.packet_id);
+  const auto it = unsubscribes_.find(packet.packet_id);
   require(it != nullptr, "unsuback() for no UNSUBSCRIBE [MQTT-3.10.4-5]");
   if (version_ == Version::v3_1_1) {
     packet.reason_codes.clear();
@@ -112,7 +112,7 @@ void Connection::unsuback(Unsuback packet, Time now) {
     require(packet.reason_codes.size() == *it,
             "one UNSUBACK code per Topic Filter [MQTT-3.11.3-1]");
   }
-  open_unsubscribes_.erase(packet.packet_id);
+  unsubscribes_.erase(packet.packet_id);
   send_packet(std::move(packet), now);
 }
 

@@ -1,6 +1,7 @@
 // Data representations (§1.5): Variable Byte Integers, UTF-8 strings; the
 // reason code and property tables; the Properties container.
 #include "assay/mqtt/codec.hpp"
+#include "assay/mqtt/fifo.hpp"
 #include "assay/mqtt/id_set.hpp"
 #include "assay/mqtt/properties.hpp"
 #include "assay/mqtt/raw.hpp"
@@ -35,6 +36,42 @@ TEST(IdSet, BehavesAsASetAndCopiesDeeply) {
   c.insert(1);
   c.erase(1);
   EXPECT_EQ(c, IdSet{});  // emptied after use equals never used
+}
+
+TEST(Fifo, KeepsOrderAcrossCompactionCopiesDeeplyAndReleases) {
+  Fifo<int> a;
+  EXPECT_TRUE(a.empty());
+  EXPECT_EQ(a.begin(), a.end());
+  EXPECT_EQ(a, Fifo<int>{});
+  int next_in = 0, next_out = 0;
+  for (int round = 0; round < 5; ++round) {  // the head passes 64: compaction
+    for (int i = 0; i < 100; ++i)
+      a.push_back(next_in++);
+    for (int i = 0; i < 70; ++i) {
+      ASSERT_EQ(a.front(), next_out++);
+      a.pop_front();
+    }
+  }
+  EXPECT_EQ(a.size(), 150u);
+  std::vector<int> seen(a.begin(), a.end());
+  ASSERT_EQ(seen.size(), 150u);
+  EXPECT_EQ(seen.front(), 350);
+  EXPECT_EQ(seen.back(), 499);
+  Fifo<int> b = a;
+  EXPECT_EQ(a, b);
+  b.pop_front();
+  EXPECT_EQ(a.front(), 350);  // the copy has storage of its own
+  EXPECT_NE(a, b);
+  a.release();  // not empty: kept
+  EXPECT_EQ(a.size(), 150u);
+  while (!a.empty())
+    a.pop_front();
+  a.release();
+  EXPECT_EQ(a, Fifo<int>{});
+  a.emplace_back(7);
+  EXPECT_EQ(a.front(), 7);
+  const Fifo<int> moved = std::move(a);
+  EXPECT_EQ(moved.size(), 1u);
 }
 
 TEST(VariableByteInteger, BoundariesEncodeToSpecSizes) {

@@ -266,7 +266,8 @@ class Connection {
   void emit(Event e) { events_.push_back(std::move(e)); }
   void fail(Violation violation, Time now);
   void request_close(CloseCause cause);
-  void set_timer(Timer t, std::optional<Time> at) { timers_[t] = at; }
+  static constexpr Time never = Time::max();
+  void set_timer(Timer t, std::optional<Time> at) { timers_[t] = at.value_or(never); }
   void restart_keep_alive(Time now);
   void require(bool ok, const char* what) const;
 
@@ -298,11 +299,13 @@ class Connection {
   ConnectionOptions options_;
   State state_;
   Version version_ = Version::v5;
+  std::uint8_t first_count_ = 0;  // of first_bytes_
   StreamDecoder decoder_;
   Bytes tx_;
   Fifo<Event> events_;
-  std::array<std::optional<Time>, timer_count> timers_{};
-  Bytes first_bytes_;  // server: the start of the stream, to answer a bad CONNECT
+  std::array<Time, timer_count> timers_{never, never, never};  // `never`: not set
+  // Server: the start of the stream, to answer a bad CONNECT.
+  std::array<std::uint8_t, 16> first_bytes_{};
 
   Session session_;
   // Sent (client) or received (server, dropped once answered: a broker
@@ -327,8 +330,8 @@ class Connection {
   QoS maximum_qos_ = QoS::exactly_once;  // server: what we announced
   bool retain_available_ = true;
   bool peer_wants_problem_information_ = true;
-  std::unique_ptr<std::string> authentication_method_;  // rare: kept off the connection
   bool ping_outstanding_ = false;
+  std::unique_ptr<std::string> authentication_method_;  // rare: kept off the connection
 
   // Incoming flows on this connection.
   struct PendingAck {
@@ -340,13 +343,14 @@ class Connection {
   };
   Fifo<PendingAck> pending_acks_;  // in receive order
   IdSet incoming_open_;            // QoS>0 PUBLISHes counted against our Receive Maximum
-  std::vector<std::string> incoming_aliases_;  // index: Topic Alias
+  // Index: Topic Alias; made on first use.
+  std::unique_ptr<std::vector<std::string>> incoming_aliases_;
   // Made on first use (auto_topic_alias with a peer that takes aliases).
   std::unique_ptr<std::unordered_map<std::string, std::uint16_t>> outgoing_aliases_;
 
   // Packet id -> number of filters, for the few SUBSCRIBE/UNSUBSCRIBE flows
   // open at once: a vector made on first use (8 bytes until then; an
-  // unordered_map costs 56 empty, a vector 24, and there are four).
+  // unordered_map costs 56 empty, a vector 24).
   class IdCounts {
    public:
     using Entry = std::pair<std::uint16_t, std::size_t>;
@@ -373,12 +377,10 @@ class Connection {
    private:
     std::unique_ptr<std::vector<Entry>> entries_;
   };
-  // Client: SUBSCRIBE/UNSUBSCRIBE awaiting their ack.
-  IdCounts pending_subscribes_;
-  IdCounts pending_unsubscribes_;
-  // Server: SUBSCRIBE/UNSUBSCRIBE awaiting suback()/unsuback().
-  IdCounts open_subscribes_;
-  IdCounts open_unsubscribes_;
+  // SUBSCRIBE/UNSUBSCRIBE flows open: a client's awaiting their acks, a
+  // server's awaiting suback()/unsuback().
+  IdCounts subscribes_;
+  IdCounts unsubscribes_;
 };
 
 }  // namespace assay::mqtt

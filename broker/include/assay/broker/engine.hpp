@@ -252,7 +252,8 @@ class Engine {
   std::uint64_t next_assigned_ = 1;
   std::uint64_t next_incarnation_ = 1;
   std::unordered_map<ConnectionId, std::unique_ptr<Link>> links_;
-  std::map<std::string, std::unique_ptr<StoredSession>> sessions_;
+  // By client id; each key views its session's own copy.
+  std::map<std::string_view, std::unique_ptr<StoredSession>> sessions_;
   Sharding shard_;
   Routing& routing_;
   std::map<std::string, std::uint64_t> shared_turn_;  // group -> round-robin counter

@@ -81,16 +81,19 @@ class Shard {
   void start_stats_timer();
 
  private:
+  // 48 bytes, held in peers_'s node: no allocation of its own.
   struct Peer {
     int fd = -1;
-    ConnectionId id = 0;
-    mqtt::Bytes out;  // output not yet written, from out_sent on
-    std::size_t out_sent = 0;
     bool want_write = false;    // EPOLLOUT is on: the socket's send buffer was full
     bool flush_queued = false;  // in to_flush_
     bool close_after = false;
     bool closing_deadline = false;  // a timer will end it if its last bytes wait too long
+    // Closed, or handed to another shard: its fd is not ours any more and
+    // its entry goes at the next retire().
     bool closed = false;
+    ConnectionId id = 0;
+    mqtt::Bytes out;  // output not yet written, from out_sent on
+    std::size_t out_sent = 0;
   };
 
   void add_peer(int fd, ConnectionId id);
@@ -104,6 +107,8 @@ class Shard {
   void blocked(Peer& peer);
   void set_events(Peer& peer, bool want_write);
   void close(Peer& peer);
+  void retire(ConnectionId id);
+  Peer* find(ConnectionId id);
   void arm_timer();
 
   Broker& broker_;
@@ -116,9 +121,11 @@ class Shard {
   asio::steady_timer timer_;
   std::optional<mqtt::Time> timer_armed_;  // when timer_ fires, if it is waiting
   asio::steady_timer stats_timer_;
-  std::unordered_map<ConnectionId, std::shared_ptr<Peer>> peers_;
+  // Entries stay put (node-based) and are erased only by a handler posted
+  // when they close, so a Peer& held across a call that closes it stays good.
+  std::unordered_map<ConnectionId, Peer> peers_;
   bool stopping_ = false;
-  std::vector<std::shared_ptr<Peer>> to_flush_;  // peers with output this turn
+  std::vector<ConnectionId> to_flush_;  // peers with output this turn
   bool flush_posted_ = false;
 };
 
@@ -350,8 +357,9 @@ Shard::Shard(Broker& broker, std::size_t index, EngineConfig config, Sharding sh
 }
 
 Shard::~Shard() {
-  for (auto& [id, peer] : peers_)
-    ::close(peer->fd);
+  for (auto& [id, peer] : peers_) {
+    if (!peer.closed) ::close(peer.fd);
+  }
 }
 
 // The other shards' statistics for shard 0's $SYS messages.
@@ -387,9 +395,6 @@ void Shard::adopt(int fd, Engine::Handoff handoff) {
 void Shard::add_peer(int fd, ConnectionId id) {
   const int on = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-  auto peer = std::make_shared<Peer>();
-  peer->fd = fd;
-  peer->id = id;
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLRDHUP;
   ev.data.u64 = id;
@@ -400,7 +405,9 @@ void Shard::add_peer(int fd, ConnectionId id) {
     engine_.transport_closed(id, broker_.now());
     return;
   }
-  peers_[id] = std::move(peer);
+  Peer& peer = peers_[id];
+  peer.fd = fd;
+  peer.id = id;
   broker_.log(LogLevel::debug, "connection %llu opened on thread %zu",
               static_cast<unsigned long long>(id), index_);
 }
@@ -430,9 +437,8 @@ void Shard::on_ready() {
       ::epoll_wait(poller_.native_handle(), events.data(), static_cast<int>(events.size()), 0);
   for (int i = 0; i < n; ++i) {
     const epoll_event& e = events[static_cast<std::size_t>(i)];
-    const auto it = peers_.find(e.data.u64);
-    if (it == peers_.end()) continue;  // closed or handed over earlier this turn
-    const std::shared_ptr<Peer> peer = it->second;
+    Peer* peer = find(e.data.u64);
+    if (peer == nullptr) continue;  // closed or handed over earlier this turn
     if ((e.events & EPOLLOUT) != 0) {
       write(*peer, true);
       if (peer->closed) continue;
@@ -466,10 +472,8 @@ bool Shard::receive_from(Peer& peer) {
 // another thread). The engine parks the CONNECT; they are read now, so the
 // new connection never takes over a session its client already ended.
 void Shard::drain(ConnectionId id) {
-  const auto it = peers_.find(id);
-  if (it == peers_.end()) return;
-  const std::shared_ptr<Peer> peer = it->second;
-  while (!peer->closed && receive_from(*peer)) {
+  Peer* peer = find(id);
+  while (peer != nullptr && !peer->closed && receive_from(*peer)) {
   }
 }
 
@@ -484,9 +488,9 @@ void Shard::after_input() {
     engine_.resume(d->waiting, broker_.now());
   }
   while (auto out = engine_.poll_output()) {
-    const auto it = peers_.find(out->id);
-    if (it == peers_.end()) continue;
-    Peer& peer = *it->second;
+    Peer* found = find(out->id);
+    if (found == nullptr) continue;
+    Peer& peer = *found;
     if (peer.out.empty()) {
       peer.out = std::move(out->bytes);  // the usual case: no copy
     } else {
@@ -495,7 +499,7 @@ void Shard::after_input() {
     peer.close_after = peer.close_after || out->close_after;
     if (!peer.flush_queued) {
       peer.flush_queued = true;
-      to_flush_.push_back(it->second);
+      to_flush_.push_back(peer.id);
     }
   }
   if (broker_.shard_count() > 1) {
@@ -511,11 +515,10 @@ void Shard::after_input() {
       });
     }
     while (auto h = engine_.poll_handoff()) {
-      const auto it = peers_.find(h->id);
-      if (it == peers_.end()) continue;
-      const std::shared_ptr<Peer> peer = it->second;
-      peers_.erase(it);
+      Peer* peer = find(h->id);
+      if (peer == nullptr) continue;
       peer->closed = true;  // to this shard
+      retire(peer->id);
       ::epoll_ctl(poller_.native_handle(), EPOLL_CTL_DEL, peer->fd, nullptr);
       Shard* target = &broker_.shard(h->shard);
       asio::post(target->io(), [target, fd = peer->fd, handoff = std::move(*h)]() mutable {
@@ -532,11 +535,13 @@ void Shard::after_input() {
 
 void Shard::flush() {
   flush_posted_ = false;
-  std::vector<std::shared_ptr<Peer>> peers;
-  peers.swap(to_flush_);
-  for (auto& peer : peers) {
-    peer->flush_queued = false;
-    write(*peer);
+  std::vector<ConnectionId> ids;
+  ids.swap(to_flush_);
+  for (const ConnectionId id : ids) {
+    if (Peer* peer = find(id)) {
+      peer->flush_queued = false;
+      write(*peer);
+    }
   }
 }
 
@@ -594,12 +599,12 @@ void Shard::blocked(Peer& peer) {
   auto timer = std::make_shared<asio::steady_timer>(io_, closing_grace);
   timer->async_wait([this, timer, id = peer.id](const boost::system::error_code& ec) {
     if (ec) return;
-    const auto it = peers_.find(id);
-    if (it == peers_.end()) return;
+    Peer* late = find(id);
+    if (late == nullptr) return;
     broker_.log(LogLevel::warning,
                 "connection %llu: its client did not read its last %zu bytes: closing it",
-                static_cast<unsigned long long>(id), it->second->out.size() - it->second->out_sent);
-    close(*it->second);
+                static_cast<unsigned long long>(id), late->out.size() - late->out_sent);
+    close(*late);
   });
 }
 
@@ -623,9 +628,23 @@ void Shard::close(Peer& peer) {
               static_cast<unsigned long long>(id), index_);
   broker_.release();
   engine_.transport_closed(id, broker_.now());
-  peers_.erase(id);  // `peer` may be gone now
+  retire(id);
   after_input();
-  if (stopping_ && peers_.empty()) io_.stop();
+}
+
+// The entry of a peer closed or handed over goes once the handlers running
+// now (which may hold a reference to it) are done.
+void Shard::retire(ConnectionId id) {
+  asio::post(io_, [this, id] {
+    peers_.erase(id);
+    if (stopping_ && peers_.empty()) io_.stop();
+  });
+}
+
+// The open peer `id`, if there is one.
+Shard::Peer* Shard::find(ConnectionId id) {
+  const auto it = peers_.find(id);
+  return it == peers_.end() || it->second.closed ? nullptr : &it->second;
 }
 
 // The timer is moved earlier when the engine's next deadline comes earlier,

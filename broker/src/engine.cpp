@@ -264,12 +264,11 @@ struct Engine::Link {
   Link(ConnectionId i, Connection c) : id(i), conn(std::move(c)), adopted(true) {}
   ConnectionId id;
   Connection conn;
-  std::unique_ptr<std::string> username;    // of the accepted CONNECT, if it had one
-  bool adopted = false;                     // handed over by another shard: its home is here
-  bool handed_off = false;                  // given to another shard: conn is moved from
-  bool parked = false;                      // its CONNECT waits for a drain (drain_before_takeover)
-  bool drained = false;                     // the drain was done: take over now
-  std::unique_ptr<Connect> parked_connect;  // rare: kept off the Link
+  std::unique_ptr<std::string> username;  // of the accepted CONNECT, if it had one
+  bool adopted = false;                   // handed over by another shard: its home is here
+  bool handed_off = false;                // given to another shard: conn is moved from
+  bool parked = false;                    // its CONNECT waits for a drain (drain_before_takeover)
+  bool drained = false;                   // the drain was done: take over now
   bool close_requested = false;
   bool in_work = false;   // queued in work_
   bool in_dirty = false;  // queued in dirty_
@@ -319,7 +318,7 @@ std::optional<ConnectionId> Engine::open(Time now) {
   o.connect_timeout = config_.connect_timeout;
   o.manual_ack = true;  // PUBACK/PUBREC once the message is routed
   const ConnectionId id = next_id_++;
-  links_.emplace(id, std::make_unique<Link>(id, o, now));
+  links_.try_emplace(id, id, o, now);
   ++counters_.connections;
   touch(id);
   return id;
@@ -329,16 +328,16 @@ void Engine::receive(ConnectionId id, ByteView bytes, Time now) {
   const auto it = links_.find(id);
   if (it == links_.end()) return;
   counters_.bytes_received += bytes.size();
-  it->second->conn.receive(bytes, now);
-  schedule(*it->second);
+  it->second.conn.receive(bytes, now);
+  schedule(it->second);
   process(now);
 }
 
 void Engine::transport_closed(ConnectionId id, Time now) {
   const auto it = links_.find(id);
   if (it == links_.end()) return;
-  it->second->conn.transport_closed(now);
-  schedule(*it->second);
+  it->second.conn.transport_closed(now);
+  schedule(it->second);
   process(now);
 }
 
@@ -348,8 +347,8 @@ void Engine::handle_timeout(Time now) {
     deadlines_.erase(deadlines_.begin());
     deadline_of_.erase(id);
     if (const auto it = links_.find(id); it != links_.end()) {
-      it->second->conn.handle_timeout(now);
-      schedule(*it->second);
+      it->second.conn.handle_timeout(now);
+      schedule(it->second);
     }
   }
   while (!session_timers_.empty() && session_timers_.begin()->first <= now) {
@@ -401,12 +400,12 @@ void Engine::publish_sys(Time now) {
 
 void Engine::shutdown(Time now) {
   for (auto& [id, link] : links_) {
-    if (link->conn.state() == Connection::State::connected) {
-      link->conn.disconnect(Disconnect{ReasonCode::server_shutting_down, {}, {}}, now);
+    if (link.conn.state() == Connection::State::connected) {
+      link.conn.disconnect(Disconnect{ReasonCode::server_shutting_down, {}, {}}, now);
     } else {
-      link->conn.close(CloseCause::disconnect_sent, now);
+      link.conn.close(CloseCause::disconnect_sent, now);
     }
-    schedule(*link);
+    schedule(link);
   }
   process(now);
 }
@@ -416,11 +415,11 @@ std::optional<Engine::Output> Engine::poll_output() {
     const ConnectionId id = dirty_.pop();
     const auto it = links_.find(id);
     if (it == links_.end()) continue;
-    it->second->in_dirty = false;
+    it->second.in_dirty = false;
     Output out;
     out.id = id;
-    it->second->conn.poll_transmit(out.bytes);
-    out.close_after = it->second->close_requested;
+    it->second.conn.poll_transmit(out.bytes);
+    out.close_after = it->second.close_requested;
     if (out.bytes.empty() && !out.close_after) continue;
     counters_.bytes_sent += out.bytes.size();
     return out;
@@ -461,22 +460,23 @@ std::optional<Engine::Drain> Engine::poll_drain() {
 
 void Engine::resume(ConnectionId waiting, Time now) {
   const auto it = links_.find(waiting);
-  if (it == links_.end() || !it->second->parked) return;
-  Link& link = *it->second;
+  if (it == links_.end() || !it->second.parked) return;
+  Link& link = it->second;
   link.parked = false;
   link.drained = true;
-  const Connect connect = std::move(*link.parked_connect);
-  link.parked_connect.reset();
-  on_connect(link, connect, now);
+  // The connection keeps its CONNECT until it is answered; a copy, as
+  // answering it frees the connection's.
+  if (const Connect* parked = link.conn.connect_packet()) {
+    const Connect connect = *parked;
+    on_connect(link, connect, now);
+  }
   schedule(link);
   process(now);
 }
 
 ConnectionId Engine::adopt(Handoff handoff, Time now) {
   const ConnectionId id = next_id_++;
-  auto link = std::make_unique<Link>(id, std::move(*handoff.connection));
-  Link& l = *link;
-  links_.emplace(id, std::move(link));
+  Link& l = links_.try_emplace(id, id, std::move(*handoff.connection)).first->second;
   on_connect(l, handoff.connect, now);
   schedule(l);
   process(now);
@@ -516,7 +516,7 @@ EngineStats Engine::stats() const {
   }
   s.clients_connected =
       static_cast<std::size_t>(std::count_if(links_.begin(), links_.end(), [](const auto& l) {
-        return l.second->conn.state() == Connection::State::connected;
+        return l.second.conn.state() == Connection::State::connected;
       }));
   return s;
 }
@@ -530,7 +530,7 @@ void Engine::process(Time now) {
     const ConnectionId id = work_.pop();
     const auto it = links_.find(id);
     if (it == links_.end()) continue;
-    Link& link = *it->second;
+    Link& link = it->second;
     link.in_work = false;
     while (!link.handed_off && !link.parked) {
       auto e = link.conn.poll_event();
@@ -749,7 +749,7 @@ void Engine::mark_dirty(Link& link) {
 void Engine::touch(ConnectionId id) {
   const auto link = links_.find(id);
   const std::optional<Time> next =
-      link == links_.end() ? std::nullopt : link->second->conn.next_deadline();
+      link == links_.end() ? std::nullopt : link->second.conn.next_deadline();
   const auto old = deadline_of_.find(id);
   if (old != deadline_of_.end() && next == old->second) return;  // unchanged: no work
   if (!next && old == deadline_of_.end()) return;
@@ -886,15 +886,14 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
   auto it = sessions_.find(client_id);
   if (config_.drain_before_takeover && !link.drained && it != sessions_.end() && it->second->link &&
       links_.contains(it->second->link)) {
-    link.parked = true;
-    link.parked_connect = std::make_unique<Connect>(c);
+    link.parked = true;  // the CONNECT stays in link.conn until answered
     drains_.push_back(Drain{it->second->link, link.id});
     return;
   }
   if (it != sessions_.end() && it->second->link) {
     StoredSession& old = *it->second;
     if (const auto l = links_.find(old.link); l != links_.end()) {
-      Link& other = *l->second;
+      Link& other = l->second;
       other.conn.disconnect(Disconnect{ReasonCode::session_taken_over, {}, {}}, now);
       old.session = std::make_unique<Session>(other.conn.take_session());
       // It has no session now: its Closed event no longer concerns this one.
@@ -1299,7 +1298,7 @@ std::size_t Engine::route(const Publish& message, const std::string& publisher, 
 // The session's state: in its connection while it has one, else its own.
 const Session& Engine::current_session(const StoredSession& s) const {
   if (s.link) {
-    if (const auto l = links_.find(s.link); l != links_.end()) return l->second->conn.session();
+    if (const auto l = links_.find(s.link); l != links_.end()) return l->second.conn.session();
   }
   static const Session none;
   return s.session ? *s.session : none;
@@ -1325,8 +1324,8 @@ void Engine::deliver(StoredSession& s, Publish message, Time now) {
   mark_session(s.client_id);
   if (s.link) {
     if (const auto it = links_.find(s.link); it != links_.end()) {
-      it->second->conn.publish(std::move(message), now);
-      schedule(*it->second);
+      it->second.conn.publish(std::move(message), now);
+      schedule(it->second);
       return;
     }
   }

@@ -251,7 +251,8 @@ class Engine {
   ConnectionId next_id_ = 1;
   std::uint64_t next_assigned_ = 1;
   std::uint64_t next_incarnation_ = 1;
-  std::unordered_map<ConnectionId, std::unique_ptr<Link>> links_;
+  // Each Link in its node: one allocation per connection.
+  std::unordered_map<ConnectionId, Link> links_;
   // By client id; each key views its session's own copy.
   std::map<std::string_view, std::unique_ptr<StoredSession>> sessions_;
   Sharding shard_;

@@ -117,9 +117,9 @@ class Session {
 
   std::string client_id_;
   std::uint32_t expiry_interval_ = 0;
+  std::uint16_t next_id_ = 1;  // beside expiry_interval_: no padding
   SessionLimits limits_;
   Ticket next_ticket_ = 1;
-  std::uint16_t next_id_ = 1;
   IdSet used_ids_;
   std::vector<InFlight> inflight_;  // in the order first sent [MQTT-4.6.0-1]
   Fifo<Queued> queue_;

@@ -81,19 +81,24 @@ class Shard {
   void start_stats_timer();
 
  private:
-  // 48 bytes, held in peers_'s node: no allocation of its own.
+  // Output a socket did not take when it was written, held until EPOLLOUT.
+  struct Backlog {
+    mqtt::Bytes bytes;  // from `sent` on
+    std::size_t sent = 0;
+    bool close_after = false;       // the engine has closed the connection
+    bool closing_deadline = false;  // a timer will end it if its last bytes wait too long
+    std::size_t size() const { return bytes.size() - sent; }
+  };
+  // 24 bytes, held in peers_'s node. Output waits in the engine (its
+  // connection's transmit buffer) until flush(), so a peer holds no buffer
+  // unless its socket is full.
   struct Peer {
     int fd = -1;
-    bool want_write = false;    // EPOLLOUT is on: the socket's send buffer was full
-    bool flush_queued = false;  // in to_flush_
-    bool close_after = false;
-    bool closing_deadline = false;  // a timer will end it if its last bytes wait too long
     // Closed, or handed to another shard: its fd is not ours any more and
     // its entry goes at the next retire().
     bool closed = false;
     ConnectionId id = 0;
-    mqtt::Bytes out;  // output not yet written, from out_sent on
-    std::size_t out_sent = 0;
+    std::unique_ptr<Backlog> backlog;  // set while EPOLLOUT is on
   };
 
   void add_peer(int fd, ConnectionId id);
@@ -103,7 +108,9 @@ class Shard {
   void drain(ConnectionId id);
   void after_input();
   void flush();
-  void write(Peer& peer, bool writable = false);
+  void write(Peer& peer, mqtt::Bytes bytes, bool close_after);
+  void write_backlog(Peer& peer);
+  bool send_some(Peer& peer, const mqtt::Bytes& bytes, std::size_t& sent);
   void blocked(Peer& peer);
   void set_events(Peer& peer, bool want_write);
   void close(Peer& peer);
@@ -125,7 +132,6 @@ class Shard {
   // when they close, so a Peer& held across a call that closes it stays good.
   std::unordered_map<ConnectionId, Peer> peers_;
   bool stopping_ = false;
-  std::vector<ConnectionId> to_flush_;  // peers with output this turn
   bool flush_posted_ = false;
 };
 
@@ -440,7 +446,7 @@ void Shard::on_ready() {
     Peer* peer = find(e.data.u64);
     if (peer == nullptr) continue;  // closed or handed over earlier this turn
     if ((e.events & EPOLLOUT) != 0) {
-      write(*peer, true);
+      write_backlog(*peer);
       if (peer->closed) continue;
     }
     if ((e.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0 && receive_from(*peer)) {
@@ -477,30 +483,14 @@ void Shard::drain(ConnectionId id) {
   }
 }
 
-// After every input: collect the engine's output per connection, hand
-// connections and messages to other shards, then re-arm the timer. The
-// writes wait for a handler posted behind the ones already ready, so the
-// output of every read in this turn of the event loop goes out in one write
-// per connection.
+// After every input: hand connections and messages to other shards, then
+// re-arm the timer. The output waits in the engine for a handler posted
+// behind the ones already ready, so the output of every read in this turn of
+// the event loop goes out in one write per connection.
 void Shard::after_input() {
   while (auto d = engine_.poll_drain()) {
     drain(d->holder);
     engine_.resume(d->waiting, broker_.now());
-  }
-  while (auto out = engine_.poll_output()) {
-    Peer* found = find(out->id);
-    if (found == nullptr) continue;
-    Peer& peer = *found;
-    if (peer.out.empty()) {
-      peer.out = std::move(out->bytes);  // the usual case: no copy
-    } else {
-      peer.out.insert(peer.out.end(), out->bytes.begin(), out->bytes.end());
-    }
-    peer.close_after = peer.close_after || out->close_after;
-    if (!peer.flush_queued) {
-      peer.flush_queued = true;
-      to_flush_.push_back(peer.id);
-    }
   }
   if (broker_.shard_count() > 1) {
     // One post per shard for all messages of this input, in routing order.
@@ -526,7 +516,7 @@ void Shard::after_input() {
       });
     }
   }
-  if (!to_flush_.empty() && !flush_posted_) {
+  if (engine_.has_output() && !flush_posted_) {
     flush_posted_ = true;
     asio::post(io_, [this] { flush(); });
   }
@@ -535,50 +525,68 @@ void Shard::after_input() {
 
 void Shard::flush() {
   flush_posted_ = false;
-  std::vector<ConnectionId> ids;
-  ids.swap(to_flush_);
-  for (const ConnectionId id : ids) {
-    if (Peer* peer = find(id)) {
-      peer->flush_queued = false;
-      write(*peer);
-    }
+  while (auto out = engine_.poll_output()) {
+    if (Peer* peer = find(out->id)) write(*peer, std::move(out->bytes), out->close_after);
   }
 }
 
-// Writes what the socket takes now; the rest waits for EPOLLOUT (`writable`
-// says it came). A client that stops reading cannot make the shard hold more
-// than output_buffer_limit bytes for it: past that, it is disconnected (its
-// QoS 1/2 messages stay in its session, unacknowledged, to be resent).
-void Shard::write(Peer& peer, bool writable) {
+// Writes what the socket takes now; the rest waits in the peer's backlog
+// for EPOLLOUT, behind which later output queues. A client that stops
+// reading cannot make the shard hold more than output_buffer_limit bytes for
+// it: past that, it is disconnected (its QoS 1/2 messages stay in its
+// session, unacknowledged, to be resent).
+void Shard::write(Peer& peer, mqtt::Bytes bytes, bool close_after) {
   if (peer.closed) return;
-  if (peer.want_write && !writable) {
+  if (Backlog* b = peer.backlog.get()) {
+    b->bytes.insert(b->bytes.end(), bytes.begin(), bytes.end());
+    b->close_after = b->close_after || close_after;
     blocked(peer);
     return;
   }
-  while (peer.out_sent < peer.out.size()) {
-    const ssize_t n = ::send(peer.fd, peer.out.data() + peer.out_sent,
-                             peer.out.size() - peer.out_sent, MSG_NOSIGNAL);
-    if (n >= 0) {
-      peer.out_sent += static_cast<std::size_t>(n);
-      continue;
+  std::size_t sent = 0;
+  if (!send_some(peer, bytes, sent)) return;  // closed
+  if (sent < bytes.size()) {
+    peer.backlog = std::make_unique<Backlog>(Backlog{std::move(bytes), sent, close_after, false});
+    set_events(peer, true);
+    blocked(peer);
+  } else if (close_after) {
+    close(peer);
+  }
+}
+
+// EPOLLOUT: the socket takes more of the backlog.
+void Shard::write_backlog(Peer& peer) {
+  Backlog* b = peer.backlog.get();
+  if (peer.closed || b == nullptr) return;
+  if (!send_some(peer, b->bytes, b->sent)) return;
+  if (b->sent < b->bytes.size()) {
+    if (b->sent > b->bytes.size() / 2) {  // amortised: not on every partial write
+      b->bytes.erase(b->bytes.begin(), b->bytes.begin() + static_cast<long>(b->sent));
+      b->sent = 0;
     }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      if (peer.out_sent > peer.out.size() / 2) {
-        peer.out.erase(peer.out.begin(), peer.out.begin() + static_cast<long>(peer.out_sent));
-        peer.out_sent = 0;
-      }
-      set_events(peer, true);
-      blocked(peer);
-      return;
-    }
-    close(peer);  // the connection failed
     return;
   }
-  mqtt::Bytes().swap(peer.out);  // an idle connection holds no buffer
-  peer.out_sent = 0;
+  const bool close_after = b->close_after;
+  peer.backlog.reset();
   set_events(peer, false);
-  if (peer.close_after) close(peer);
+  if (close_after) close(peer);
+}
+
+// Sends bytes from `sent` on until done or the socket is full; false if the
+// connection failed (it is closed then).
+bool Shard::send_some(Peer& peer, const mqtt::Bytes& bytes, std::size_t& sent) {
+  while (sent < bytes.size()) {
+    const ssize_t n = ::send(peer.fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n >= 0) {
+      sent += static_cast<std::size_t>(n);
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      return true;
+    } else if (errno != EINTR) {
+      close(peer);
+      return false;
+    }
+  }
+  return true;
 }
 
 // Output waits for a client that is not reading. Past output_buffer_limit
@@ -586,31 +594,29 @@ void Shard::write(Peer& peer, bool writable) {
 // closing_grace to take its last bytes (a DISCONNECT, say) and is closed
 // then, read or not, so a client that never reads cannot keep it open.
 void Shard::blocked(Peer& peer) {
-  const std::size_t backlog = peer.out.size() - peer.out_sent;
-  if (backlog > broker_.options().output_buffer_limit) {
+  Backlog& b = *peer.backlog;
+  if (b.size() > broker_.options().output_buffer_limit) {
     broker_.log(LogLevel::warning,
                 "connection %llu: %zu bytes unread by its client: disconnecting it",
-                static_cast<unsigned long long>(peer.id), backlog);
+                static_cast<unsigned long long>(peer.id), b.size());
     close(peer);
     return;
   }
-  if (!peer.close_after || peer.closing_deadline) return;
-  peer.closing_deadline = true;
+  if (!b.close_after || b.closing_deadline) return;
+  b.closing_deadline = true;
   auto timer = std::make_shared<asio::steady_timer>(io_, closing_grace);
   timer->async_wait([this, timer, id = peer.id](const boost::system::error_code& ec) {
     if (ec) return;
     Peer* late = find(id);
-    if (late == nullptr) return;
+    if (late == nullptr || !late->backlog) return;
     broker_.log(LogLevel::warning,
                 "connection %llu: its client did not read its last %zu bytes: closing it",
-                static_cast<unsigned long long>(id), late->out.size() - late->out_sent);
+                static_cast<unsigned long long>(id), late->backlog->size());
     close(*late);
   });
 }
 
 void Shard::set_events(Peer& peer, bool want_write) {
-  if (peer.want_write == want_write) return;
-  peer.want_write = want_write;
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLRDHUP | (want_write ? EPOLLOUT : 0u);
   ev.data.u64 = peer.id;

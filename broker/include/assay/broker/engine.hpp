@@ -159,6 +159,9 @@ class Engine {
     bool close_after = false;
   };
   std::optional<Output> poll_output();
+  // Whether poll_output() may have something (a driver that polls later,
+  // once per turn, asks this after each input).
+  bool has_output() const { return !dirty_.empty(); }
   std::optional<mqtt::Time> next_deadline() const;
 
   EngineStats stats() const;

@@ -133,6 +133,7 @@ class Shard {
   std::unordered_map<ConnectionId, Peer> peers_;
   bool stopping_ = false;
   bool flush_posted_ = false;
+  bool in_turn_ = false;  // on_ready() is reading: it flushes at its end
 };
 
 // The whole broker: listeners and signals on shard 0's thread, one Shard
@@ -436,11 +437,12 @@ void Shard::watch() {
 
 // One turn: every ready socket is read once (a socket with more to read is
 // ready again next turn, so one busy client cannot starve the others) or
-// written on; the output of all of them leaves in flush(), posted behind.
+// written on; the output of all of them leaves in one flush() at its end.
 void Shard::on_ready() {
   std::array<epoll_event, 256> events;
   const int n =
       ::epoll_wait(poller_.native_handle(), events.data(), static_cast<int>(events.size()), 0);
+  in_turn_ = true;
   for (int i = 0; i < n; ++i) {
     const epoll_event& e = events[static_cast<std::size_t>(i)];
     Peer* peer = find(e.data.u64);
@@ -453,6 +455,10 @@ void Shard::on_ready() {
       after_input();
     }
   }
+  in_turn_ = false;
+  // The turn's output leaves now, not from a posted handler: with the
+  // reactor waiting, every post cost Asio an epoll_ctl() to wake it.
+  if (engine_.has_output()) flush();
 }
 
 // One read into the shared buffer, fed to the engine. False when there was
@@ -484,9 +490,10 @@ void Shard::drain(ConnectionId id) {
 }
 
 // After every input: hand connections and messages to other shards, then
-// re-arm the timer. The output waits in the engine for a handler posted
-// behind the ones already ready, so the output of every read in this turn of
-// the event loop goes out in one write per connection.
+// re-arm the timer. The output waits in the engine until the end of the
+// turn (on_ready(), or a handler posted behind the ones already ready for
+// other inputs), so the output of every read in a turn goes out in one
+// write per connection.
 void Shard::after_input() {
   while (auto d = engine_.poll_drain()) {
     drain(d->holder);
@@ -516,7 +523,7 @@ void Shard::after_input() {
       });
     }
   }
-  if (engine_.has_output() && !flush_posted_) {
+  if (engine_.has_output() && !flush_posted_ && !in_turn_) {
     flush_posted_ = true;
     asio::post(io_, [this] { flush(); });
   }

@@ -60,7 +60,7 @@ void Connection::receive(ByteView bytes, Time now) {
   // the decoder: they are processed once the CONNACK is out, or never
   // [MQTT-3.1.4-6]. With enhanced authentication only AUTH may come.
   while (state_ != State::closing && state_ != State::closed &&
-         !(state_ == State::awaiting_decision && !authentication_method_)) {
+         !(state_ == State::awaiting_decision && !authentication_method())) {
     DecodeResult r = decoder_.next();
     if (auto* d = std::get_if<Decoded>(&r)) {
       if (options_.role == Role::server) restart_keep_alive(now);

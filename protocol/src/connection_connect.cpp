@@ -33,9 +33,9 @@ void Connection::connect(Connect packet, Session session, Time now) {
                                                           options_.maximum_packet_size)});
   receive_maximum_ = prop_or<std::uint16_t>(props, PropertyId::receive_maximum, 65535);
   topic_alias_maximum_ = prop_or<std::uint16_t>(props, PropertyId::topic_alias_maximum, 0);
-  incoming_aliases_.reset();  // grows as aliases arrive (at most the maximum + 1)
+  if (extras_) extras_->incoming_aliases = {};  // grows as aliases arrive (to the maximum + 1)
   if (const auto* method = props.string(PropertyId::authentication_method)) {
-    authentication_method_ = std::make_unique<std::string>(*method);
+    extras().authentication_method = *method;
   }
   session_ = std::move(session);
   session_.set_client_id(packet.client_id);
@@ -65,10 +65,10 @@ void Connection::on_connack(Connack packet, Time now) {
                 now);
   }
   const auto* method = props.string(PropertyId::authentication_method);
-  if (authentication_method_ ? (method == nullptr || *method != *authentication_method_)
-                             : method != nullptr) {
+  if (authentication_method() ? (method == nullptr || *method != *authentication_method())
+                              : method != nullptr) {
     return fail(
-        {ReasonCode::protocol_error, authentication_method_ ? "MQTT-4.12.0-5" : "MQTT-4.12.0-6",
+        {ReasonCode::protocol_error, authentication_method() ? "MQTT-4.12.0-5" : "MQTT-4.12.0-6",
          "CONNACK Authentication Method does not match the CONNECT"},
         now);
   }
@@ -106,7 +106,7 @@ void Connection::on_connect(Connect packet, Time now) {
   peer_wants_problem_information_ =
       prop_or<std::uint32_t>(props, PropertyId::request_problem_information, 1) != 0;
   if (const auto* method = props.string(PropertyId::authentication_method)) {
-    authentication_method_ = std::make_unique<std::string>(*method);
+    extras().authentication_method = *method;
   }
   connect_ = std::make_unique<Connect>(packet);
   will_declared_ = packet.will.has_value();
@@ -130,8 +130,8 @@ void Connection::accept(Connack connack, Session session, Time now) {
   Properties& props = connack.properties;
   if (version_ == Version::v5) {
     const auto* method = props.string(PropertyId::authentication_method);
-    require(authentication_method_ ? (method != nullptr && *method == *authentication_method_)
-                                   : method == nullptr,
+    require(authentication_method() ? (method != nullptr && *method == *authentication_method())
+                                    : method == nullptr,
             "the CONNACK Authentication Method must match the CONNECT [MQTT-4.12.0-5/6]");
     // Response Information only when asked for [MQTT-3.1.2-28].
     if (prop_or<std::uint32_t>(connect_->properties, PropertyId::request_response_information, 0) ==
@@ -141,7 +141,7 @@ void Connection::accept(Connack connack, Session session, Time now) {
   }
   receive_maximum_ = prop_or<std::uint16_t>(props, PropertyId::receive_maximum, 65535);
   topic_alias_maximum_ = prop_or<std::uint16_t>(props, PropertyId::topic_alias_maximum, 0);
-  incoming_aliases_.reset();  // grows as aliases arrive (at most the maximum + 1)
+  if (extras_) extras_->incoming_aliases = {};  // grows as aliases arrive (to the maximum + 1)
   maximum_qos_ = prop_or<QoS>(props, PropertyId::maximum_qos, QoS::exactly_once);
   retain_available_ = prop_or<std::uint32_t>(props, PropertyId::retain_available, 1) != 0;
   decoder_.set_limits(DecodeLimits{prop_or<std::uint32_t>(props, PropertyId::maximum_packet_size,
@@ -195,10 +195,10 @@ void Connection::reject(Connack connack, Time now) {
 void Connection::auth(Auth packet, Time now) {
   if (ended()) return;
   require(version_ == Version::v5, "AUTH exists only in MQTT 5.0");
-  require(authentication_method_ != nullptr,
+  require(authentication_method() != nullptr,
           "AUTH needs an Authentication Method in CONNECT [MQTT-4.12.0-6/7]");
   const auto* method = packet.properties.string(PropertyId::authentication_method);
-  require(method != nullptr && *method == *authentication_method_,
+  require(method != nullptr && *method == *authentication_method(),
           "AUTH must carry the CONNECT's Authentication Method [MQTT-4.12.0-5]");
   const bool connecting = state_ == State::awaiting_decision || state_ == State::awaiting_connack;
   require(connecting || state_ == State::connected, "auth() while not connecting or connected");
@@ -211,13 +211,13 @@ void Connection::auth(Auth packet, Time now) {
 
 void Connection::on_auth(Auth packet, Time now) {
   const bool server = options_.role == Role::server;
-  if (!authentication_method_) {
+  if (!authentication_method()) {
     return fail({ReasonCode::protocol_error, server ? "MQTT-4.12.0-7" : "MQTT-4.12.0-6",
                  "AUTH without an Authentication Method in CONNECT"},
                 now);
   }
   const auto* method = packet.properties.string(PropertyId::authentication_method);
-  if (method == nullptr || *method != *authentication_method_) {
+  if (method == nullptr || *method != *authentication_method()) {
     return fail({ReasonCode::protocol_error, "MQTT-4.12.0-5",
                  "AUTH Authentication Method differs from the CONNECT's"},
                 now);

@@ -75,10 +75,7 @@ void Connection::send_publish(InFlight* entry, Publish message, Ticket ticket, T
   Publish wire = message;
   bool new_alias = false;
   if (options_.auto_topic_alias && peer_topic_alias_maximum_ > 0 && version_ == Version::v5) {
-    if (!outgoing_aliases_) {
-      outgoing_aliases_ = std::make_unique<std::unordered_map<std::string, std::uint16_t>>();
-    }
-    auto& aliases = *outgoing_aliases_;
+    auto& aliases = extras().outgoing_aliases;
     if (auto it = aliases.find(message.topic); it != aliases.end()) {
       wire.topic.clear();
       wire.properties.add(PropertyId::topic_alias, std::uint32_t{it->second});
@@ -98,7 +95,7 @@ void Connection::send_publish(InFlight* entry, Publish message, Ticket ticket, T
   }
   if (encoded_size(wire, version_) > peer_maximum_packet_size_) {
     // Too large for the peer: discard as if sent [MQTT-3.1.2-25], [MQTT-3.2.2-15].
-    if (new_alias) outgoing_aliases_->erase(message.topic);
+    if (new_alias) extras_->outgoing_aliases.erase(message.topic);
     if (message.packet_id != 0) session_.release_packet_id(message.packet_id);
     return complete(ticket, 0, message.qos, Outcome::discarded, ReasonCode::packet_too_large);
   }
@@ -252,8 +249,7 @@ void Connection::on_publish(Publish p, Time now) {
     }
     // The table is made and grows on first use: most connections never use
     // aliases.
-    if (!incoming_aliases_) incoming_aliases_ = std::make_unique<std::vector<std::string>>();
-    auto& table = *incoming_aliases_;
+    auto& table = extras().incoming_aliases;
     if (table.size() <= *alias) table.resize(std::size_t{*alias} + 1);
     std::string& mapped = table[*alias];
     if (!p.topic.empty()) {

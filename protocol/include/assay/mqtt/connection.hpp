@@ -331,7 +331,6 @@ class Connection {
   bool retain_available_ = true;
   bool peer_wants_problem_information_ = true;
   bool ping_outstanding_ = false;
-  std::unique_ptr<std::string> authentication_method_;  // rare: kept off the connection
 
   // Incoming flows on this connection.
   struct PendingAck {
@@ -343,10 +342,21 @@ class Connection {
   };
   Fifo<PendingAck> pending_acks_;  // in receive order
   IdSet incoming_open_;            // QoS>0 PUBLISHes counted against our Receive Maximum
-  // Index: Topic Alias; made on first use.
-  std::unique_ptr<std::vector<std::string>> incoming_aliases_;
-  // Made on first use (auto_topic_alias with a peer that takes aliases).
-  std::unique_ptr<std::unordered_map<std::string, std::uint16_t>> outgoing_aliases_;
+  // What few connections use, made on first use and kept off the object.
+  struct Extras {
+    std::optional<std::string> authentication_method;  // enhanced authentication
+    std::vector<std::string> incoming_aliases;         // index: Topic Alias
+    // Given by auto_topic_alias to a peer that takes aliases.
+    std::unordered_map<std::string, std::uint16_t> outgoing_aliases;
+  };
+  std::unique_ptr<Extras> extras_;
+  Extras& extras() {
+    if (!extras_) extras_ = std::make_unique<Extras>();
+    return *extras_;
+  }
+  const std::string* authentication_method() const {
+    return extras_ && extras_->authentication_method ? &*extras_->authentication_method : nullptr;
+  }
 
   // Packet id -> number of filters, for the few SUBSCRIBE/UNSUBSCRIBE flows
   // open at once: a vector made on first use (8 bytes until then; an

@@ -113,6 +113,7 @@ class Shard {
   bool send_some(Peer& peer, const mqtt::Bytes& bytes, std::size_t& sent);
   void blocked(Peer& peer);
   void set_events(Peer& peer, bool want_write);
+  bool watch_socket(int op, int fd, ConnectionId id, bool want_write);
   void close(Peer& peer);
   void retire(ConnectionId id);
   Peer* find(ConnectionId id);
@@ -402,10 +403,7 @@ void Shard::adopt(int fd, Engine::Handoff handoff) {
 void Shard::add_peer(int fd, ConnectionId id) {
   const int on = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-  epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLRDHUP;
-  ev.data.u64 = id;
-  if (::epoll_ctl(poller_.native_handle(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+  if (!watch_socket(EPOLL_CTL_ADD, fd, id, false)) {
     broker_.log(LogLevel::warning, "watching a connection: %s", std::strerror(errno));
     ::close(fd);
     broker_.release();
@@ -624,10 +622,16 @@ void Shard::blocked(Peer& peer) {
 }
 
 void Shard::set_events(Peer& peer, bool want_write) {
+  watch_socket(EPOLL_CTL_MOD, peer.fd, peer.id, want_write);
+}
+
+// Adds (EPOLL_CTL_ADD) or changes (EPOLL_CTL_MOD) a socket in the epoll set:
+// readable and hung up always, writable when asked; events carry its id.
+bool Shard::watch_socket(int op, int fd, ConnectionId id, bool want_write) {
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLRDHUP | (want_write ? EPOLLOUT : 0u);
-  ev.data.u64 = peer.id;
-  ::epoll_ctl(poller_.native_handle(), EPOLL_CTL_MOD, peer.fd, &ev);
+  ev.data.u64 = id;
+  return ::epoll_ctl(poller_.native_handle(), op, fd, &ev) == 0;
 }
 
 void Shard::close(Peer& peer) {

@@ -273,6 +273,7 @@ struct Engine::Link {
   bool in_work = false;   // queued in work_
   bool in_dirty = false;  // queued in dirty_
   bool shrink = false;    // a control packet: the connection may stay idle now
+  Time armed = never;     // its entry in deadlines_ that counts, if any
 
   // The session's client id once accepted; empty before, and after the
   // session has been taken away (takeover, close).
@@ -342,15 +343,19 @@ void Engine::transport_closed(ConnectionId id, Time now) {
 }
 
 void Engine::handle_timeout(Time now) {
-  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
-    const ConnectionId id = deadlines_.begin()->second;
-    deadlines_.erase(deadlines_.begin());
-    deadline_of_.erase(id);
-    if (const auto it = links_.find(id); it != links_.end()) {
-      it->second.conn.handle_timeout(now);
-      schedule(it->second);
-    }
+  while (!deadlines_.empty() && deadlines_.front().first <= now) {
+    std::pop_heap(deadlines_.begin(), deadlines_.end(), std::greater<>{});
+    const auto [at, id] = deadlines_.back();
+    deadlines_.pop_back();
+    const auto it = links_.find(id);
+    if (it == links_.end() || it->second.armed != at) continue;  // gone, or superseded
+    it->second.armed = never;
+    it->second.conn.handle_timeout(now);  // nothing, if its deadline moved later
+    schedule(it->second);                 // processing arms its next deadline
   }
+  // A burst of connections leaves an entry each (their CONNECT timeouts) for
+  // the timeout's length: give the storage back once they are gone.
+  if (deadlines_.capacity() > 4 * deadlines_.size() + 1024) deadlines_.shrink_to_fit();
   while (!session_timers_.empty() && session_timers_.begin()->first <= now) {
     const std::string client_id = session_timers_.begin()->second;
     session_timers_.erase(session_timers_.begin());
@@ -429,7 +434,7 @@ std::optional<Engine::Output> Engine::poll_output() {
 
 std::optional<Time> Engine::next_deadline() const {
   std::optional<Time> t;
-  if (!deadlines_.empty()) t = deadlines_.begin()->first;
+  if (!deadlines_.empty()) t = deadlines_.front().first;  // maybe early: see deadlines_
   if (!session_timers_.empty() && (!t || session_timers_.begin()->first < *t)) {
     t = session_timers_.begin()->first;
   }
@@ -543,7 +548,6 @@ void Engine::process(Time now) {
     }
     if (link.handed_off) {
       links_.erase(id);
-      touch(id);
       continue;
     }
     if (!link.client_id().empty()) {
@@ -556,10 +560,10 @@ void Engine::process(Time now) {
     }
     if (links_.contains(id)) {
       mark_dirty(link);
-      touch(id);
       if (link.conn.state() == Connection::State::closed) {
-        links_.erase(id);
-        touch(id);  // drops its deadline, arming none for a link that is gone
+        links_.erase(id);  // its deadline entry, if any, is skipped when it comes
+      } else {
+        touch(id);
       }
     }
   }
@@ -747,20 +751,24 @@ void Engine::mark_dirty(Link& link) {
 }
 
 void Engine::touch(ConnectionId id) {
-  const auto link = links_.find(id);
-  const std::optional<Time> next =
-      link == links_.end() ? std::nullopt : link->second.conn.next_deadline();
-  const auto old = deadline_of_.find(id);
-  if (old != deadline_of_.end() && next == old->second) return;  // unchanged: no work
-  if (!next && old == deadline_of_.end()) return;
-  if (old != deadline_of_.end()) {
-    deadlines_.erase({old->second, id});
-    deadline_of_.erase(old);
+  const auto it = links_.find(id);
+  if (it == links_.end()) return;  // its entry, if any, is skipped when it comes
+  Link& link = it->second;
+  const std::optional<Time> next = link.conn.next_deadline();
+  if (!next || *next >= link.armed) return;  // the armed entry comes first
+  link.armed = *next;
+  deadlines_.emplace_back(*next, id);
+  std::push_heap(deadlines_.begin(), deadlines_.end(), std::greater<>{});
+  if (deadlines_.size() > 2 * links_.size() + 64) rebuild_deadlines();
+}
+
+// Only the entries that count: one per connection with a deadline.
+void Engine::rebuild_deadlines() {
+  deadlines_.clear();
+  for (const auto& [id, link] : links_) {
+    if (link.armed != never) deadlines_.emplace_back(link.armed, id);
   }
-  if (next) {
-    deadlines_.insert({*next, id});
-    deadline_of_[id] = *next;
-  }
+  std::make_heap(deadlines_.begin(), deadlines_.end(), std::greater<>{});
 }
 
 void Engine::arm(StoredSession& s) {

@@ -666,6 +666,31 @@ TEST(Engine, MQTT_3_1_4_3_TakeoverAfterADrainThatFindsNothing) {
   EXPECT_TRUE(second.all<event::Connected>()[0].connack.session_present);
 }
 
+// Keep Alive: a client that keeps talking stays connected however far its
+// deadline has moved; one that falls silent is closed after one and a half
+// Keep Alive periods [MQTT-3.1.2-22]. (The engine's deadline entries are
+// lazy: one that comes after its connection's deadline moved later only
+// arms the next.)
+TEST(Engine, MQTT_3_1_2_22_KeepAliveClosesOnlyTheSilentClient) {
+  World w;
+  Connect talking = World::make_connect("talking");
+  talking.keep_alive = 2;  // its Connection pings every 2 s
+  Connect silent = World::make_connect("silent");
+  silent.keep_alive = 2;
+  Client& a = w.connect(talking);
+  Client& b = w.connect(silent);
+  ASSERT_EQ(w.engine.stats().clients_connected, 2u);
+  b.closed = true;  // the world neither reads nor writes for it any more
+  w.advance(std::chrono::milliseconds(2900));
+  EXPECT_EQ(w.engine.stats().clients_connected, 2u);  // 1.5 x 2 s not yet over
+  w.advance(std::chrono::milliseconds(200));
+  EXPECT_EQ(w.engine.stats().clients_connected, 1u);
+  w.advance(std::chrono::seconds(60));
+  EXPECT_FALSE(a.closed);
+  EXPECT_EQ(w.engine.stats().clients_connected, 1u);
+  EXPECT_EQ(a.all<event::CloseRequested>().size(), 0u);
+}
+
 // A parked CONNECT whose connection times out before the drain is done is
 // not answered, and the session it would have taken over stays with the
 // connection that holds it (given to the dead connection, it was dropped

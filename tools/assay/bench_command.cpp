@@ -35,7 +35,8 @@ struct BenchArgs {
   std::size_t payload = 64;
   double rate = 5000;  // messages per second in all, 0: as fast as the window allows
   std::string version = "5";
-  double hold = 5;  // idle: seconds to hold the connections
+  double hold = 5;               // idle: seconds to hold the connections
+  std::uint16_t keep_alive = 0;  // seconds; 0: none
   bool json = false;
 };
 
@@ -176,6 +177,7 @@ void Client::start(const tcp::endpoint& ep) {
     socket_.set_option(tcp::no_delay(true));
     Connect c;
     c.version = bench_.version();
+    c.keep_alive = bench_.args.keep_alive;
     c.client_id = std::string(subscriber ? "bs" : "bp") + std::to_string(index) + "-" +
                   std::to_string(Clock::now().time_since_epoch().count() % 1000000);
     conn_->connect(std::move(c), Session(), bench_.now());
@@ -377,6 +379,8 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("-V,--version", a->version, "MQTT version")->check(CLI::IsMember({"3.1.1", "5"}));
   cmd->add_option("--hold", a->hold, "idle: seconds to hold the connections")
       ->check(CLI::Range(0.0, 3600.0));
+  cmd->add_option("-k,--keep-alive", a->keep_alive,
+                  "Keep Alive of every client in seconds (0: none, the default)");
   cmd->add_flag("--json", a->json, "One JSON line instead of text");
   cmd->callback([a] {
     const int status = run_bench(*a);

@@ -9,7 +9,9 @@ in-flight messages to a client, 1000 queued messages per session):
   the same system calls), and end-to-end latency
   percentiles, for 1-to-1 at QoS 0/1/2, fan-in 100-to-1 and fan-out 1-to-100,
   64-byte payloads;
-- broker memory per idle connection at 10,000 connections (VmRSS growth).
+- broker memory per idle connection at 10,000 connections (VmRSS growth),
+  for clients without Keep Alive and with 60 s, each on a freshly started
+  broker.
 
 Prints a table with the ratios assay/Mosquitto (below 1 is better for
 assay). With --smoke, only a short load against `assay broker` that must
@@ -43,6 +45,7 @@ SCENARIOS = [  # name, scenario, qos, clients, messages, rate
     ("fan-in 100-to-1 QoS 1", "fan-in", 1, 100, 50000, 10000),
     ("fan-out 1-to-100 QoS 1", "fan-out", 1, 100, 1000, 500),
 ]
+IDLE_KEEP_ALIVES = (0, 60)  # none, and what most clients use
 if smoke:
     SCENARIOS = [("smoke 10 pairs QoS 1", "pairs", 1, 10, 5000, 5000),
                  ("smoke fan-out 1-to-20 QoS 2", "fan-out", 2, 20, 200, 200)]
@@ -113,11 +116,11 @@ def measure(broker):
     return results
 
 
-def idle_memory(broker, connections=10000):
+def idle_memory(broker, keep_alive, connections=10000):
     time.sleep(0.5)
     before = rss_kib(broker.proc.pid)
     proc = subprocess.Popen([assay, "bench", f"127.0.0.1:{broker.port}", "-s", "idle", "-n",
-                             str(connections), "--hold", "30"],
+                             str(connections), "--hold", "30", "-k", str(keep_alive)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     if not line.startswith("connected"):
@@ -148,10 +151,15 @@ def main():
             b = Broker(name, argv, port, work)
             try:
                 results[name] = measure(b)
-                if not smoke:
-                    results[name]["idle bytes per connection"] = idle_memory(b)
             finally:
                 b.stop()
+            for keep_alive in IDLE_KEEP_ALIVES if not smoke else ():
+                b = Broker(name, argv, port, work)  # a fresh one for each
+                try:
+                    results[name][f"idle bytes per connection, keep alive {keep_alive}"] = \
+                        idle_memory(b, keep_alive)
+                finally:
+                    b.stop()
         if smoke:
             for name, r in results["assay"].items():
                 print(f"{name}: {r['delivered']} of {r['expected']} delivered, "
@@ -170,8 +178,11 @@ def main():
                 x, y = get(a[name]), get(m[name])
                 ratio = f"{x / y:.2f}" if y else "-"
                 print(f"| {name} | {metric} | {x:.2f} | {y:.2f} | {ratio} |")
-        x, y = a["idle bytes per connection"], m["idle bytes per connection"]
-        print(f"| 10,000 idle connections | bytes/connection | {x:.0f} | {y:.0f} | {x / y:.2f} |")
+        for keep_alive in IDLE_KEEP_ALIVES:
+            key = f"idle bytes per connection, keep alive {keep_alive}"
+            x, y = a[key], m[key]
+            print(f"| 10,000 idle connections, Keep Alive {keep_alive} s | bytes/connection "
+                  f"| {x:.0f} | {y:.0f} | {x / y:.2f} |")
         if "--json" in sys.argv:
             with open(sys.argv[sys.argv.index("--json") + 1], "w") as f:
                 json.dump(results, f, indent=2)

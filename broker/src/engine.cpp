@@ -780,7 +780,6 @@ void Engine::arm(StoredSession& s) {
 void Engine::on_event(Link& link, Event& e, Time now) {
   if (const auto* c = std::get_if<event::ConnectReceived>(&e)) {
     on_connect(link, c->connect, now);
-    link.shrink = true;
   } else if (auto* m = std::get_if<event::MessageReceived>(&e)) {
     ++counters_.messages_received;
     Publish& message = m->message;
@@ -841,6 +840,7 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
   // its timeout, say): nothing to answer, and no session may be given to a
   // connection that would drop it.
   if (link.conn.ended()) return;
+  link.shrink = true;  // answered below (or handed off): it may stay idle now
   if (shard_.count > 1 && !link.adopted && !c.client_id.empty() &&
       home_shard(c.client_id, shard_.count) != shard_.index) {
     return handoff(link, c);  // its home shard answers the CONNECT

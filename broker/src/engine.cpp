@@ -1038,7 +1038,8 @@ void Engine::on_subscribe(Link& link, const Subscribe& sub, Time now) {
   const auto id = sub.properties.integer(PropertyId::subscription_identifier);
   std::vector<std::pair<std::string, Subscription>> retained_to_send;
   for (const auto& entry : sub.subscriptions) {
-    const bool exists = s.subscriptions.contains(entry.filter);
+    const auto existing = s.subscriptions.find(entry.filter);
+    const bool exists = existing != s.subscriptions.end();
     if (!exists && s.subscriptions.size() >= config_.max_subscriptions_per_client) {
       ack.reason_codes.push_back(v5 ? ReasonCode::quota_exceeded : ReasonCode::unspecified_error);
       continue;
@@ -1057,7 +1058,7 @@ void Engine::on_subscribe(Link& link, const Subscribe& sub, Time now) {
     if (!v5) granted.options = SubscribeOptions{granted.options.qos, false, false, 0};
     const auto shared = v5 ? parse_shared_filter(entry.filter) : std::nullopt;
     granted.shared = shared.has_value();
-    if (exists && s.subscriptions[entry.filter].shared != granted.shared) {
+    if (exists && existing->second.shared != granted.shared) {
       remove_subscription(s, entry.filter);  // same text, other kind: replace cleanly
     }
     s.subscriptions[entry.filter] = granted;  // replaces an identical filter [MQTT-3.8.4-3]

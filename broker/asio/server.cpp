@@ -4,7 +4,10 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,6 +19,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <limits>
 #include <mutex>
 #include <optional>
@@ -51,17 +55,19 @@ const char* level_name(LogLevel l) {
 
 class Broker;
 
-// One engine on one thread with its own io_context: the connections it
-// serves, their sockets, and its timer. Everything in a Shard runs on its
-// thread; other threads reach it only through asio::post.
+// One engine on one thread, in an event loop of its own: the connections
+// it serves, their sockets, and its timers. Everything in a Shard runs on
+// its thread; other threads reach it only through post().
 //
-// The shard watches its client sockets itself, in an epoll set of its own
-// that the io_context waits on as one descriptor (level-triggered, one read
-// per ready socket per turn, writes straight to the socket and EPOLLOUT only
-// while one is blocked). Asio's per-socket reactor state and operations cost
-// an epoll_ctl() for every read and about 300 bytes per idle connection;
-// this costs neither. Listeners, timers and the posts between threads stay
-// on Asio.
+// The loop blocks in one epoll_wait() on the shard's own epoll set: its
+// client sockets (level-triggered, one read per ready socket per turn,
+// writes straight to the socket and EPOLLOUT only while one is blocked) and
+// an eventfd that post() writes to. Its timeout is the engine's next
+// deadline or the shard's next timer, whichever comes first. Asio's
+// per-socket reactor state and operations cost an epoll_ctl() for every read
+// and about 300 bytes per idle connection; waiting on this epoll set as one
+// Asio descriptor cost a second epoll_wait() and an epoll_ctl() to re-arm it
+// on every turn. Listeners and signals stay on Asio, on the main thread.
 class Shard {
  public:
   Shard(Broker& broker, std::size_t index, EngineConfig config, Sharding sharding);
@@ -69,9 +75,11 @@ class Shard {
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
 
-  asio::io_context& io() { return io_; }
   std::size_t index() const { return index_; }
-  Broker& broker() { return broker_; }
+  // Runs `task` on this shard's thread; callable from any thread.
+  void post(std::function<void()> task);
+  // The loop, on the shard's thread, until stop() has finished.
+  void run();
   // A connection accepted for this shard (its file descriptor, now ours).
   void open(int fd);
   // A connection another shard handed over with its CONNECT.
@@ -95,15 +103,24 @@ class Shard {
   struct Peer {
     int fd = -1;
     // Closed, or handed to another shard: its fd is not ours any more and
-    // its entry goes at the next retire().
+    // its entry goes at the end of the turn.
     bool closed = false;
     ConnectionId id = 0;
     std::unique_ptr<Backlog> backlog;  // set while EPOLLOUT is on
   };
+  struct Timer {
+    mqtt::Time at;
+    std::uint64_t order;  // equal times run in the order they were set
+    std::function<void()> task;
+    bool operator>(const Timer& o) const { return at != o.at ? at > o.at : order > o.order; }
+  };
 
   void add_peer(int fd, ConnectionId id);
-  void watch();
-  void on_ready();
+  void on_socket(const epoll_event& e);
+  void run_posted();
+  void run_timers();
+  int wait_ms() const;
+  void after(std::chrono::milliseconds delay, std::function<void()> task);
   bool receive_from(Peer& peer);
   void drain(ConnectionId id);
   void after_input();
@@ -116,29 +133,30 @@ class Shard {
   bool watch_socket(int op, int fd, ConnectionId id, bool want_write);
   void close(Peer& peer);
   void retire(ConnectionId id);
+  void erase_retired();
   Peer* find(ConnectionId id);
-  void arm_timer();
 
   Broker& broker_;
   std::size_t index_;
-  asio::io_context io_{1};
-  asio::executor_work_guard<asio::io_context::executor_type> work_;
   Engine engine_;
+  mqtt::Time now_;                                     // read once per turn
   std::array<std::uint8_t, 64 * 1024> read_buffer_{};  // shared by this shard's connections
-  asio::posix::stream_descriptor poller_;              // our epoll set
-  asio::steady_timer timer_;
-  std::optional<mqtt::Time> timer_armed_;  // when timer_ fires, if it is waiting
-  asio::steady_timer stats_timer_;
-  // Entries stay put (node-based) and are erased only by a handler posted
-  // when they close, so a Peer& held across a call that closes it stays good.
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;  // an eventfd in the epoll set: post() wrote to it
+  std::mutex posted_mutex_;
+  std::vector<std::function<void()>> posted_;  // guarded by posted_mutex_
+  std::vector<Timer> timers_;                  // a min-heap on (at, order)
+  std::uint64_t timers_set_ = 0;
+  // Entries stay put (node-based) and are erased at the end of the turn
+  // they close in, so a Peer& held across a call that closes it stays good.
   std::unordered_map<ConnectionId, Peer> peers_;
+  std::vector<ConnectionId> retired_;
   bool stopping_ = false;
-  bool flush_posted_ = false;
-  bool in_turn_ = false;  // on_ready() is reading: it flushes at its end
+  bool running_ = true;
 };
 
-// The whole broker: listeners and signals on shard 0's thread, one Shard
-// per thread, the routing state they share, and the broker-wide limits.
+// The whole broker: listeners and signals on Asio on the main thread, one
+// Shard per engine thread, the routing state they share, and the broker-wide limits.
 class Broker {
  public:
   explicit Broker(const ServerOptions& options)
@@ -217,6 +235,7 @@ class Broker {
 
   const ServerOptions& options_;
   std::chrono::steady_clock::time_point start_;
+  asio::io_context io_{1};  // listeners and signals
   SharedMutexLock lock_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
@@ -230,7 +249,7 @@ class Broker {
 // ---- Broker -------------------------------------------------------------------
 
 bool Broker::listen() {
-  asio::io_context& io = shards_[0]->io();
+  asio::io_context& io = io_;
   for (const auto& l : options_.listeners) {
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(l.address, ec);
@@ -269,38 +288,33 @@ bool Broker::listen() {
 // them to the shards in turn. Out of file descriptors (or memory), it waits
 // a moment instead of spinning on a listener that stays readable.
 void Broker::accept(tcp::acceptor& acceptor) {
-  acceptor.async_wait(
-      tcp::acceptor::wait_read, [this, &acceptor](const boost::system::error_code& ec) {
-        if (ec) return;  // closed: shutting down
-        for (;;) {
-          const int fd =
-              ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-          if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-            log(LogLevel::warning, "accept: %s", std::strerror(errno));
-            auto backoff = std::make_shared<asio::steady_timer>(shards_[0]->io(),
-                                                                std::chrono::milliseconds(100));
-            backoff->async_wait([this, &acceptor, backoff](const boost::system::error_code& e) {
-              if (!e) accept(acceptor);
-            });
-            return;
-          }
-          if (!admit()) {
-            log(LogLevel::warning, "connection limit reached: refusing a connection");
-            ::close(fd);
-            continue;
-          }
-          Shard& target = *shards_[next_shard_];
-          next_shard_ = (next_shard_ + 1) % shards_.size();
-          if (&target.io() == &shards_[0]->io()) {
-            target.open(fd);
-          } else {
-            asio::post(target.io(), [&target, fd] { target.open(fd); });
-          }
-        }
-        accept(acceptor);
-      });
+  acceptor.async_wait(tcp::acceptor::wait_read, [this,
+                                                 &acceptor](const boost::system::error_code& ec) {
+    if (ec) return;  // closed: shutting down
+    for (;;) {
+      const int fd =
+          ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        log(LogLevel::warning, "accept: %s", std::strerror(errno));
+        auto backoff = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));
+        backoff->async_wait([this, &acceptor, backoff](const boost::system::error_code& e) {
+          if (!e) accept(acceptor);
+        });
+        return;
+      }
+      if (!admit()) {
+        log(LogLevel::warning, "connection limit reached: refusing a connection");
+        ::close(fd);
+        continue;
+      }
+      Shard& target = *shards_[next_shard_];
+      next_shard_ = (next_shard_ + 1) % shards_.size();
+      target.post([&target, fd] { target.open(fd); });
+    }
+    accept(acceptor);
+  });
 }
 
 void Broker::stop() {
@@ -310,18 +324,29 @@ void Broker::stop() {
   }
   for (auto& shard : shards_) {
     Shard* s = shard.get();
-    asio::post(s->io(), [s] { s->stop(); });
+    s->post([s] { s->stop(); });
   }
 }
 
+// The shards run on threads of their own; the main thread runs the
+// listeners and signals until a signal has closed the listeners, then waits
+// for the shards to finish.
 void Broker::run() {
-  for (std::size_t i = 1; i < shards_.size(); ++i)
-    shards_[i]->start_stats_timer();
+  // SIGINT and SIGTERM go to the main thread, where the signal_set waits:
+  // the shard threads start with them blocked.
+  sigset_t stop_signals, previous;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, &previous);
   std::vector<std::thread> threads;
-  for (std::size_t i = 1; i < shards_.size(); ++i) {
-    threads.emplace_back([s = shards_[i].get()] { s->io().run(); });
+  for (auto& shard : shards_) {
+    Shard* s = shard.get();
+    if (s->index() != 0) s->post([s] { s->start_stats_timer(); });
+    threads.emplace_back([s] { s->run(); });
   }
-  shards_[0]->io().run();
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  io_.run();
   for (auto& t : threads)
     t.join();
 }
@@ -351,38 +376,148 @@ int make_epoll() {
   if (fd < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
   return fd;
 }
+
+// The epoll tag of the shard's eventfd; connection ids count up from 1.
+constexpr std::uint64_t wake_tag = std::numeric_limits<std::uint64_t>::max();
 }  // namespace
 
 Shard::Shard(Broker& broker, std::size_t index, EngineConfig config, Sharding sharding)
     : broker_(broker),
       index_(index),
-      work_(io_.get_executor()),
       engine_(std::move(config), broker.now(), std::move(sharding)),
-      poller_(io_, make_epoll()),
-      timer_(io_),
-      stats_timer_(io_) {
-  watch();
+      now_(broker.now()),
+      epoll_fd_(make_epoll()) {
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = wake_tag;
+  if (wake_fd_ < 0 || ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) != 0) {
+    const int error = errno;
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+    ::close(epoll_fd_);
+    throw std::system_error(error, std::generic_category(), "eventfd");
+  }
 }
 
 Shard::~Shard() {
   for (auto& [id, peer] : peers_) {
     if (!peer.closed) ::close(peer.fd);
   }
+  ::close(wake_fd_);
+  ::close(epoll_fd_);
+}
+
+void Shard::post(std::function<void()> task) {
+  bool wake = false;
+  {
+    const std::lock_guard<std::mutex> guard(posted_mutex_);
+    wake = posted_.empty();  // otherwise a wake-up is on its way already
+    posted_.push_back(std::move(task));
+  }
+  if (wake) {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t n = ::write(wake_fd_, &one, sizeof one);
+  }
+}
+
+// One turn: wait for sockets, posts or the next deadline; read every ready
+// socket once (a socket with more to read is ready again next turn, so one
+// busy client cannot starve the others) or write on it; run what was posted
+// and what is due; then the output of all of it leaves in one flush(), one
+// write per connection.
+void Shard::run() {
+  std::array<epoll_event, 256> events;
+  while (running_) {
+    const int n =
+        ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), wait_ms());
+    if (n < 0 && errno != EINTR) {
+      broker_.log(LogLevel::error, "thread %zu: epoll_wait: %s", index_, std::strerror(errno));
+      break;
+    }
+    now_ = broker_.now();
+    for (int i = 0; i < n; ++i)
+      on_socket(events[static_cast<std::size_t>(i)]);
+    run_timers();
+    flush();
+    erase_retired();
+  }
+}
+
+void Shard::on_socket(const epoll_event& e) {
+  if (e.data.u64 == wake_tag) {
+    std::uint64_t count = 0;
+    [[maybe_unused]] const ssize_t n = ::read(wake_fd_, &count, sizeof count);
+    run_posted();
+    return;
+  }
+  Peer* peer = find(e.data.u64);
+  if (peer == nullptr) return;  // closed or handed over earlier this turn
+  if ((e.events & EPOLLOUT) != 0) {
+    write_backlog(*peer);
+    if (peer->closed) return;
+  }
+  if ((e.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0 && receive_from(*peer)) {
+    after_input();
+  }
+}
+
+void Shard::run_posted() {
+  std::vector<std::function<void()>> tasks;
+  {
+    const std::lock_guard<std::mutex> guard(posted_mutex_);
+    tasks.swap(posted_);
+  }
+  for (auto& task : tasks)
+    task();
+}
+
+// The engine's deadlines (it may find nothing due: keep-alive deadlines
+// only move later, see Engine::next_deadline) and the shard's own timers.
+void Shard::run_timers() {
+  if (const auto deadline = engine_.next_deadline(); deadline && *deadline <= now_) {
+    engine_.handle_timeout(now_);
+    after_input();
+  }
+  while (!timers_.empty() && timers_.front().at <= now_) {
+    std::pop_heap(timers_.begin(), timers_.end(), std::greater<>{});
+    auto task = std::move(timers_.back().task);
+    timers_.pop_back();
+    task();
+  }
+}
+
+// Milliseconds until the first deadline, -1 for none. Times are whole
+// milliseconds and now_ is rounded down, so the wait never ends early.
+int Shard::wait_ms() const {
+  std::optional<mqtt::Time> next = engine_.next_deadline();
+  if (!timers_.empty() && (!next || timers_.front().at < *next)) next = timers_.front().at;
+  if (!next) return -1;
+  const auto wait = *next - broker_.now();
+  if (wait <= mqtt::Time{0}) return 0;
+  return static_cast<int>(std::min<mqtt::Time::rep>(wait.count(), 24 * 3600 * 1000));
+}
+
+void Shard::after(std::chrono::milliseconds delay, std::function<void()> task) {
+  timers_.push_back(Timer{broker_.now() + delay, timers_set_++, std::move(task)});
+  std::push_heap(timers_.begin(), timers_.end(), std::greater<>{});
 }
 
 // The other shards' statistics for shard 0's $SYS messages.
 void Shard::start_stats_timer() {
   const auto interval = broker_.options().engine.sys_interval;
-  if (interval <= mqtt::Duration{0}) return;
+  if (interval <= mqtt::Duration{0} || stopping_) return;
   broker_.publish_stats(index_, engine_.stats());
-  stats_timer_.expires_after(interval);
-  stats_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) start_stats_timer();
-  });
+  after(std::chrono::duration_cast<std::chrono::milliseconds>(interval),
+        [this] { start_stats_timer(); });
 }
 
 void Shard::open(int fd) {
-  const auto id = engine_.open(broker_.now());
+  if (stopping_) {
+    ::close(fd);
+    broker_.release();
+    return;
+  }
+  const auto id = engine_.open(now_);
   if (!id) {
     broker_.log(LogLevel::warning, "connection limit reached: refusing a connection");
     ::close(fd);
@@ -394,7 +529,7 @@ void Shard::open(int fd) {
 }
 
 void Shard::adopt(int fd, Engine::Handoff handoff) {
-  const ConnectionId id = engine_.adopt(std::move(handoff), broker_.now());
+  const ConnectionId id = engine_.adopt(std::move(handoff), now_);
   add_peer(fd, id);
   after_input();
 }
@@ -407,7 +542,7 @@ void Shard::add_peer(int fd, ConnectionId id) {
     broker_.log(LogLevel::warning, "watching a connection: %s", std::strerror(errno));
     ::close(fd);
     broker_.release();
-    engine_.transport_closed(id, broker_.now());
+    engine_.transport_closed(id, now_);
     return;
   }
   Peer& peer = peers_[id];
@@ -418,45 +553,9 @@ void Shard::add_peer(int fd, ConnectionId id) {
 }
 
 void Shard::deliver(std::vector<Engine::Forward> forwards) {
-  const mqtt::Time now = broker_.now();
   for (auto& f : forwards)
-    engine_.deliver_forwarded(std::move(f), now);
+    engine_.deliver_forwarded(std::move(f), now_);
   after_input();
-}
-
-void Shard::watch() {
-  poller_.async_wait(asio::posix::stream_descriptor::wait_read,
-                     [this](const boost::system::error_code& ec) {
-                       if (ec) return;  // the shard is going away
-                       on_ready();
-                       watch();
-                     });
-}
-
-// One turn: every ready socket is read once (a socket with more to read is
-// ready again next turn, so one busy client cannot starve the others) or
-// written on; the output of all of them leaves in one flush() at its end.
-void Shard::on_ready() {
-  std::array<epoll_event, 256> events;
-  const int n =
-      ::epoll_wait(poller_.native_handle(), events.data(), static_cast<int>(events.size()), 0);
-  in_turn_ = true;
-  for (int i = 0; i < n; ++i) {
-    const epoll_event& e = events[static_cast<std::size_t>(i)];
-    Peer* peer = find(e.data.u64);
-    if (peer == nullptr) continue;  // closed or handed over earlier this turn
-    if ((e.events & EPOLLOUT) != 0) {
-      write_backlog(*peer);
-      if (peer->closed) continue;
-    }
-    if ((e.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0 && receive_from(*peer)) {
-      after_input();
-    }
-  }
-  in_turn_ = false;
-  // The turn's output leaves now, not from a posted handler: with the
-  // reactor waiting, every post cost Asio an epoll_ctl() to wake it.
-  if (engine_.has_output()) flush();
 }
 
 // One read into the shared buffer, fed to the engine. False when there was
@@ -471,8 +570,7 @@ bool Shard::receive_from(Peer& peer) {
     close(peer);  // the end of the stream, or an error: transport closed
     return false;
   }
-  engine_.receive(peer.id, mqtt::ByteView(read_buffer_.data(), static_cast<std::size_t>(n)),
-                  broker_.now());
+  engine_.receive(peer.id, mqtt::ByteView(read_buffer_.data(), static_cast<std::size_t>(n)), now_);
   return true;
 }
 
@@ -487,15 +585,13 @@ void Shard::drain(ConnectionId id) {
   }
 }
 
-// After every input: hand connections and messages to other shards, then
-// re-arm the timer. The output waits in the engine until the end of the
-// turn (on_ready(), or a handler posted behind the ones already ready for
-// other inputs), so the output of every read in a turn goes out in one
-// write per connection.
+// After every input: hand connections and messages to other shards. The
+// output waits in the engine until the end of the turn, so the output of
+// every input in a turn goes out in one write per connection.
 void Shard::after_input() {
   while (auto d = engine_.poll_drain()) {
     drain(d->holder);
-    engine_.resume(d->waiting, broker_.now());
+    engine_.resume(d->waiting, now_);
   }
   if (broker_.shard_count() > 1) {
     // One post per shard for all messages of this input, in routing order.
@@ -505,31 +601,26 @@ void Shard::after_input() {
     for (std::size_t i = 0; i < batches.size(); ++i) {
       if (batches[i].empty()) continue;
       Shard* target = &broker_.shard(i);
-      asio::post(target->io(), [target, batch = std::move(batches[i])]() mutable {
-        target->deliver(std::move(batch));
-      });
+      // std::function needs a copyable callable: the batch rides in a shared_ptr.
+      auto batch = std::make_shared<std::vector<Engine::Forward>>(std::move(batches[i]));
+      target->post([target, batch] { target->deliver(std::move(*batch)); });
     }
     while (auto h = engine_.poll_handoff()) {
       Peer* peer = find(h->id);
       if (peer == nullptr) continue;
       peer->closed = true;  // to this shard
       retire(peer->id);
-      ::epoll_ctl(poller_.native_handle(), EPOLL_CTL_DEL, peer->fd, nullptr);
+      ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, peer->fd, nullptr);
       Shard* target = &broker_.shard(h->shard);
-      asio::post(target->io(), [target, fd = peer->fd, handoff = std::move(*h)]() mutable {
-        target->adopt(fd, std::move(handoff));
-      });
+      auto handoff = std::make_shared<Engine::Handoff>(std::move(*h));
+      target->post([target, fd = peer->fd, handoff] { target->adopt(fd, std::move(*handoff)); });
     }
   }
-  if (engine_.has_output() && !flush_posted_ && !in_turn_) {
-    flush_posted_ = true;
-    asio::post(io_, [this] { flush(); });
-  }
-  arm_timer();
 }
 
+// The turn's output, straight to the sockets. Closing a connection that
+// failed may queue more (a will, say): the loop takes that too.
 void Shard::flush() {
-  flush_posted_ = false;
   while (auto out = engine_.poll_output()) {
     if (Peer* peer = find(out->id)) write(*peer, std::move(out->bytes), out->close_after);
   }
@@ -609,9 +700,7 @@ void Shard::blocked(Peer& peer) {
   }
   if (!b.close_after || b.closing_deadline) return;
   b.closing_deadline = true;
-  auto timer = std::make_shared<asio::steady_timer>(io_, closing_grace);
-  timer->async_wait([this, timer, id = peer.id](const boost::system::error_code& ec) {
-    if (ec) return;
+  after(closing_grace, [this, id = peer.id] {
     Peer* late = find(id);
     if (late == nullptr || !late->backlog) return;
     broker_.log(LogLevel::warning,
@@ -631,31 +720,36 @@ bool Shard::watch_socket(int op, int fd, ConnectionId id, bool want_write) {
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLRDHUP | (want_write ? EPOLLOUT : 0u);
   ev.data.u64 = id;
-  return ::epoll_ctl(poller_.native_handle(), op, fd, &ev) == 0;
+  return ::epoll_ctl(epoll_fd_, op, fd, &ev) == 0;
 }
 
 void Shard::close(Peer& peer) {
   if (peer.closed) return;
   peer.closed = true;
-  ::epoll_ctl(poller_.native_handle(), EPOLL_CTL_DEL, peer.fd, nullptr);
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, peer.fd, nullptr);
   ::shutdown(peer.fd, SHUT_RDWR);
   ::close(peer.fd);
   const ConnectionId id = peer.id;
   broker_.log(LogLevel::debug, "connection %llu closed on thread %zu",
               static_cast<unsigned long long>(id), index_);
   broker_.release();
-  engine_.transport_closed(id, broker_.now());
+  engine_.transport_closed(id, now_);
   retire(id);
   after_input();
 }
 
-// The entry of a peer closed or handed over goes once the handlers running
-// now (which may hold a reference to it) are done.
+// The entry of a peer closed or handed over goes at the end of the turn,
+// when nothing holds a reference to it any more.
 void Shard::retire(ConnectionId id) {
-  asio::post(io_, [this, id] {
+  retired_.push_back(id);
+}
+
+void Shard::erase_retired() {
+  if (retired_.empty()) return;
+  for (const ConnectionId id : retired_)
     peers_.erase(id);
-    if (stopping_ && peers_.empty()) io_.stop();
-  });
+  retired_.clear();
+  if (stopping_ && peers_.empty()) running_ = false;
 }
 
 // The open peer `id`, if there is one.
@@ -664,36 +758,16 @@ Shard::Peer* Shard::find(ConnectionId id) {
   return it == peers_.end() || it->second.closed ? nullptr : &it->second;
 }
 
-// The timer is moved earlier when the engine's next deadline comes earlier,
-// and left alone when it moves later (as keep-alive deadlines do with every
-// packet): it then fires early once, finds nothing due and is set again.
-// Setting it after every input cost two timerfd_settime() calls each.
-void Shard::arm_timer() {
-  const auto deadline = engine_.next_deadline();
-  if (!deadline || (timer_armed_ && *timer_armed_ <= *deadline)) return;
-  timer_armed_ = *deadline;
-  timer_.expires_at(broker_.start() + *deadline);
-  timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;  // replaced by an earlier one
-    timer_armed_.reset();
-    engine_.handle_timeout(broker_.now());
-    after_input();
-  });
-}
-
 void Shard::stop() {
   stopping_ = true;
-  work_.reset();
-  stats_timer_.cancel();
-  engine_.shutdown(broker_.now());
+  engine_.shutdown(now_);
   after_input();
   if (peers_.empty()) {
-    io_.stop();
+    running_ = false;
     return;
   }
   // Give the last DISCONNECTs a moment to leave, then stop regardless.
-  auto grace = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(2));
-  grace->async_wait([this, grace](const boost::system::error_code&) { io_.stop(); });
+  after(std::chrono::seconds(2), [this] { running_ = false; });
 }
 
 }  // namespace

@@ -1,9 +1,9 @@
-// The broker's network front end: Boost.Asio TCP listeners around the pure
-// Engine, one engine per thread (docs/broker.md, "Threads"): each thread
-// runs its own io_context and engine over the connections it serves, the
-// engines share the routing state under a reader-writer lock, and hand
-// connections and messages to each other by posting to the other thread's
-// io_context. Boost headers stay in server.cpp.
+// The broker's network front end around the pure Engine (docs/broker.md,
+// "Architecture" and "Threads"): Boost.Asio listeners and signals on the
+// main thread, and one engine per thread, each in an epoll loop of its own
+// over the connections it serves. The engines share the routing state under
+// a reader-writer lock and hand connections and messages to each other
+// through each other's queues. Boost headers stay in server.cpp.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,8 @@
 // Data representations (§1.5): Variable Byte Integers, UTF-8 strings; the
 // reason code and property tables; the Properties container.
+#include <set>
+#include <vector>
+
 #include "assay/mqtt/codec.hpp"
 #include "assay/mqtt/fifo.hpp"
 #include "assay/mqtt/id_set.hpp"
@@ -36,6 +39,90 @@ TEST(IdSet, BehavesAsASetAndCopiesDeeply) {
   c.insert(1);
   c.erase(1);
   EXPECT_EQ(c, IdSet{});  // emptied after use equals never used
+}
+
+// The hash table against std::set: consecutive ids as a sender allocates
+// them (wrapping at 65535), acknowledgements out of order, ids chosen to
+// collide, growth to every id at once and back to empty.
+TEST(IdSet, AgreesWithAnOrderedSetThroughGrowthCollisionsAndErasure) {
+  IdSet a;
+  std::set<std::uint16_t> model;
+  auto check = [&] {
+    ASSERT_EQ(a.size(), model.size());
+    std::vector<std::uint16_t> seen;
+    a.for_each([&](std::uint16_t id) { seen.push_back(id); });
+    ASSERT_EQ(seen, std::vector<std::uint16_t>(model.begin(), model.end()));
+  };
+  std::uint32_t state = 12345;  // a fixed LCG: the same run every time
+  auto random = [&] {
+    state = state * 1664525u + 1013904223u;
+    return state >> 8;
+  };
+  std::uint16_t next = 65000;  // wraps to 1 after 65535
+  for (int step = 0; step < 100000; ++step) {
+    const std::uint32_t r = random();
+    // Inserts outnumber erasures for the first half (the table grows), then
+    // erasures do (it empties).
+    if ((step < 50000 ? r % 4 != 0 : r % 4 == 0) || model.empty()) {
+      const std::uint16_t id = next;
+      next = next == 65535 ? 1 : static_cast<std::uint16_t>(next + 1);
+      ASSERT_EQ(a.insert(id), model.insert(id).second);
+    } else {
+      // Mostly the oldest, sometimes a later one: acknowledgements out of order.
+      auto it = model.begin();
+      if (r % 7 == 0)
+        std::advance(it, static_cast<long>(random() % std::min<std::size_t>(model.size(), 100)));
+      const std::uint16_t id = *it;
+      model.erase(it);
+      ASSERT_EQ(a.erase(id), 1u);
+      ASSERT_FALSE(a.contains(id));
+    }
+    if (step % 5000 == 0) check();
+  }
+  check();
+  // A small table, where probe runs wrap past its end often: any ids, every
+  // lookup checked after every change.
+  IdSet small;
+  std::set<std::uint16_t> small_model;
+  for (int step = 0; step < 20000; ++step) {
+    const auto id = static_cast<std::uint16_t>(1 + random() % 65535);
+    if (small_model.size() < 6 && random() % 2 == 0) {
+      ASSERT_EQ(small.insert(id), small_model.insert(id).second);
+    } else if (!small_model.empty()) {
+      const std::uint16_t gone = *small_model.begin();
+      small_model.erase(small_model.begin());
+      ASSERT_EQ(small.erase(gone), 1u);
+    }
+    for (const std::uint16_t kept : small_model)
+      ASSERT_TRUE(small.contains(kept));
+    ASSERT_EQ(small.size(), small_model.size());
+  }
+  // Ids a peer picked to share hash bits, inserted and erased in mixed order.
+  IdSet b;
+  std::set<std::uint16_t> m;
+  for (std::uint32_t id = 1024; id <= 65535; id += 1024) {
+    EXPECT_TRUE(b.insert(static_cast<std::uint16_t>(id)));
+    m.insert(static_cast<std::uint16_t>(id));
+  }
+  for (std::uint32_t id = 2048; id <= 65535; id += 3072) {
+    EXPECT_EQ(b.erase(static_cast<std::uint16_t>(id)), 1u);
+    m.erase(static_cast<std::uint16_t>(id));
+  }
+  for (const std::uint16_t id : m)
+    EXPECT_TRUE(b.contains(id));
+  EXPECT_EQ(b.size(), m.size());
+  // Every id at once, then none.
+  IdSet all;
+  for (std::uint32_t id = 1; id <= 65535; ++id)
+    ASSERT_TRUE(all.insert(static_cast<std::uint16_t>(id)));
+  EXPECT_EQ(all.size(), 65535u);
+  EXPECT_FALSE(all.insert(40000));
+  for (std::uint32_t id = 65535; id >= 1; --id)
+    ASSERT_EQ(all.erase(static_cast<std::uint16_t>(id)), 1u);
+  EXPECT_TRUE(all.empty());
+  EXPECT_EQ(all, IdSet{});
+  EXPECT_TRUE(all.insert(5));
+  EXPECT_TRUE(all.contains(5));
 }
 
 TEST(Fifo, KeepsOrderAcrossCompactionCopiesDeeplyAndReleases) {

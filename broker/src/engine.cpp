@@ -1170,17 +1170,19 @@ std::size_t Engine::route(const Publish& message, const std::string& publisher, 
   }
   // One copy per session, at the highest QoS of its matching subscriptions,
   // with all their identifiers [MQTT-3.3.4-2], [MQTT-3.3.4-3], [MQTT-3.3.4-4].
-  struct Target {
-    const std::string* client;
-    std::uint32_t shard = 0;
-    std::uint64_t incarnation = 0;
-    const std::atomic<bool>* congested = nullptr;
-    QoS qos = QoS::at_most_once;
-    bool retain = false;
-    std::vector<std::uint32_t> identifiers;
-    StoredSession* session = nullptr;  // this shard's, looked up once below
-  };
-  std::vector<Target> targets;  // one per matching subscription, merged below
+  // One per matching subscription, merged below. The vector is the
+  // engine's, kept between messages (a nested route() would make its own).
+  using Target = RouteTarget;
+  std::vector<Target> targets = std::move(route_targets_);
+  targets.clear();
+  struct GiveBack {
+    std::vector<Target>& keep;
+    std::vector<Target>& used;
+    ~GiveBack() {
+      used.clear();
+      if (used.capacity() <= 1024) keep = std::move(used);
+    }
+  } give_back{route_targets_, targets};
   routing_.subscriptions.match(message.topic,
                                [&](const std::string& client, const Routing::Entry& e) {
                                  const Subscription& sub = e.subscription;

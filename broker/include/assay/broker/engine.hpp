@@ -256,8 +256,22 @@ class Engine {
   std::uint64_t next_incarnation_ = 1;
   // Each Link in its node: one allocation per connection.
   std::unordered_map<ConnectionId, Link> links_;
-  // By client id; each key views its session's own copy.
-  std::map<std::string_view, std::unique_ptr<StoredSession>> sessions_;
+  // A session a message goes to, while route() works out the copies.
+  struct RouteTarget {
+    const std::string* client;
+    std::uint32_t shard = 0;
+    std::uint64_t incarnation = 0;
+    const std::atomic<bool>* congested = nullptr;
+    mqtt::QoS qos = mqtt::QoS::at_most_once;
+    bool retain = false;
+    std::vector<std::uint32_t> identifiers;
+    StoredSession* session = nullptr;  // this shard's, looked up once
+  };
+  std::vector<RouteTarget> route_targets_;  // route()'s, kept for the next message
+  // By client id; each key views its session's own copy. Looked up for
+  // every copy of every message routed: hashed, not a tree of string
+  // comparisons (nothing iterates it in order).
+  std::unordered_map<std::string_view, std::unique_ptr<StoredSession>> sessions_;
   Sharding shard_;
   Routing& routing_;
   std::map<std::string, std::uint64_t> shared_turn_;  // group -> round-robin counter

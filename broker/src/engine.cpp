@@ -1280,10 +1280,17 @@ std::size_t Engine::route(const Publish& message, const std::string& publisher, 
   // other shard with its sessions' part.
   std::size_t given = 0;
   const std::size_t first_forward = forwards_.size();
+  bool write_through = false;
+  if (write_through_ && !config_.store) {
+    const auto local = std::count_if(targets.begin(), targets.end(),
+                                     [](const Target& t) { return t.session != nullptr; });
+    write_through = static_cast<std::size_t>(local) >= write_through_min_;
+  }
   for (Target& t : targets) {
     if (t.shard == shard_.index) {
       if (t.session == nullptr) continue;
       deliver(*t.session, copy_for(message, t.qos, t.retain, t.identifiers), now);
+      if (write_through) write_now(*t.session);
       ++given;
       continue;
     }
@@ -1304,6 +1311,20 @@ std::size_t Engine::route(const Publish& message, const std::string& publisher, 
     ++given;
   }
   return given;
+}
+
+// Offers what the session's connection has to transmit to write_through_.
+void Engine::write_now(const StoredSession& s) {
+  if (!s.link) return;
+  const auto it = links_.find(s.link);
+  if (it == links_.end()) return;
+  Connection& conn = it->second.conn;
+  const mqtt::ByteView pending = conn.pending_transmit();
+  if (pending.empty()) return;
+  const std::size_t taken = std::min(write_through_(s.link, pending), pending.size());
+  if (taken == 0) return;
+  counters_.bytes_sent += taken;
+  conn.consume_transmit(taken);
 }
 
 // The session's state: in its connection while it has one, else its own.

@@ -716,5 +716,47 @@ TEST(Engine, AParkedConnectThatTimedOutTakesNothingOver) {
   EXPECT_TRUE(third.all<event::Connected>()[0].connack.session_present);
 }
 
+// Write-through (the front end's large fan-outs): copies leave while the
+// message is routed, in order with what the connection had pending, whether
+// the writer takes all of it, part or none; fewer copies than the threshold
+// wait for poll_output() as usual.
+TEST(Engine, WriteThroughKeepsEachConnectionsBytesInOrder) {
+  World w;
+  std::vector<Client*> subs;
+  for (int i = 0; i < 9; ++i) {
+    subs.push_back(&w.connect(World::make_connect("sub" + std::to_string(i))));
+    w.subscribe(*subs.back(), "t", QoS::at_least_once);
+  }
+  Client& single = w.connect(World::make_connect("single"));
+  w.subscribe(single, "u", QoS::at_least_once);
+  Client& pub = w.connect(World::make_connect("pub"));
+  std::map<ConnectionId, int> calls;
+  w.engine.set_write_through(
+      [&](ConnectionId id, ByteView bytes) -> std::size_t {
+        ++calls[id];
+        std::size_t index = 0;
+        while (index < subs.size() && subs[index]->id != id)
+          ++index;
+        if (index == subs.size()) return 0;
+        // All, half, or none, by subscriber.
+        const std::size_t take = index % 3 == 0   ? bytes.size()
+                                 : index % 3 == 1 ? bytes.size() / 2
+                                                  : 0;
+        subs[index]->conn->receive(bytes.first(take), w.now);
+        return take;
+      },
+      8);
+  w.publish_unpumped(pub, "t", QoS::at_least_once, "m1");
+  w.publish_unpumped(pub, "t", QoS::at_least_once, "m2");
+  w.pump();
+  for (const Client* s : subs) {
+    EXPECT_EQ(payloads(*s), (std::vector<std::string>{"m1", "m2"}));
+    EXPECT_EQ(calls[s->id], 2);  // once per message
+  }
+  w.publish(pub, "u", QoS::at_least_once, "alone");
+  EXPECT_EQ(payloads(single), (std::vector<std::string>{"alone"}));
+  EXPECT_EQ(calls[single.id], 0);  // one copy: below the threshold
+}
+
 }  // namespace
 }  // namespace assay::broker::test

@@ -229,6 +229,15 @@ void Connection::shrink() {
   if (tx_.empty()) Bytes().swap(tx_);
 }
 
+void Connection::consume_transmit(std::size_t n) {
+  require(n <= tx_.size(), "consume_transmit(): more than is pending");
+  if (n == tx_.size()) {
+    Bytes().swap(tx_);  // as poll_transmit() would have taken it
+  } else {
+    tx_.erase(tx_.begin(), tx_.begin() + static_cast<std::ptrdiff_t>(n));
+  }
+}
+
 bool Connection::poll_transmit(Bytes& out) {
   if (tx_.empty()) return false;
   if (out.empty()) {

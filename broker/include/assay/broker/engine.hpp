@@ -159,6 +159,19 @@ class Engine {
     bool close_after = false;
   };
   std::optional<Output> poll_output();
+  // Write-through for large fan-outs: when one message goes to at least
+  // `min_copies` connections of this engine, each copy is offered to
+  // `write` as soon as it is encoded (with whatever that connection had
+  // pending before it), instead of all waiting for poll_output(): the first
+  // subscriber need not wait while the copies for all the others are made.
+  // `write` returns how many bytes it took (it may take none, or part); the
+  // rest stays for poll_output(). It must not call the engine. Not used
+  // with a store (output waits for the store's sync).
+  using WriteThrough = std::function<std::size_t(ConnectionId, mqtt::ByteView)>;
+  void set_write_through(WriteThrough write, std::size_t min_copies) {
+    write_through_ = std::move(write);
+    write_through_min_ = min_copies;
+  }
   // Whether poll_output() may have something (a driver that polls later,
   // once per turn, asks this after each input).
   bool has_output() const { return !dirty_.empty(); }
@@ -230,6 +243,7 @@ class Engine {
   void update_congestion(StoredSession& session);
 
   void deliver(StoredSession& session, mqtt::Publish message, mqtt::Time now);
+  void write_now(const StoredSession& session);
   void send_retained(StoredSession& session, const std::string& filter,
                      const detail::Subscription& sub, mqtt::Time now);
   void remove_subscription(StoredSession& session, const std::string& filter);
@@ -268,6 +282,8 @@ class Engine {
     StoredSession* session = nullptr;  // this shard's, looked up once
   };
   std::vector<RouteTarget> route_targets_;  // route()'s, kept for the next message
+  WriteThrough write_through_;
+  std::size_t write_through_min_ = 0;
   // By client id; each key views its session's own copy. Looked up for
   // every copy of every message routed: hashed, not a tree of string
   // comparisons (nothing iterates it in order).

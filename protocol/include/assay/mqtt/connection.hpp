@@ -233,6 +233,10 @@ class Connection {
   void shrink();
   // Appends the bytes to transmit to `out`; false if there were none.
   bool poll_transmit(Bytes& out);
+  // The bytes to transmit, left in place; consume_transmit(n) drops the
+  // first n of them once the driver has written them.
+  ByteView pending_transmit() const { return tx_; }
+  void consume_transmit(std::size_t n);
   std::optional<Time> next_deadline() const;
 
   // ---- state --------------------------------------------------------------

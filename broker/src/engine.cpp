@@ -1289,8 +1289,8 @@ std::size_t Engine::route(const Publish& message, const std::string& publisher, 
   for (Target& t : targets) {
     if (t.shard == shard_.index) {
       if (t.session == nullptr) continue;
-      deliver(*t.session, copy_for(message, t.qos, t.retain, t.identifiers), now);
-      if (write_through) write_now(*t.session);
+      Link* link = deliver(*t.session, copy_for(message, t.qos, t.retain, t.identifiers), now);
+      if (write_through && link != nullptr) write_now(*link);
       ++given;
       continue;
     }
@@ -1313,15 +1313,12 @@ std::size_t Engine::route(const Publish& message, const std::string& publisher, 
   return given;
 }
 
-// Offers what the session's connection has to transmit to write_through_.
-void Engine::write_now(const StoredSession& s) {
-  if (!s.link) return;
-  const auto it = links_.find(s.link);
-  if (it == links_.end()) return;
-  Connection& conn = it->second.conn;
+// Offers what the connection has to transmit to write_through_.
+void Engine::write_now(Link& link) {
+  Connection& conn = link.conn;
   const mqtt::ByteView pending = conn.pending_transmit();
   if (pending.empty()) return;
-  const std::size_t taken = std::min(write_through_(s.link, pending), pending.size());
+  const std::size_t taken = std::min(write_through_(link.id, pending), pending.size());
   if (taken == 0) return;
   counters_.bytes_sent += taken;
   conn.consume_transmit(taken);
@@ -1352,25 +1349,26 @@ void Engine::update_congestion(StoredSession& s) {
   s.congested->store(congested, std::memory_order_relaxed);
 }
 
-void Engine::deliver(StoredSession& s, Publish message, Time now) {
+Engine::Link* Engine::deliver(StoredSession& s, Publish message, Time now) {
   mark_session(s.client_id);
   if (s.link) {
     if (const auto it = links_.find(s.link); it != links_.end()) {
       it->second.conn.publish(std::move(message), now);
       schedule(it->second);
-      return;
+      return &it->second;
     }
   }
   // Offline: QoS 1/2 wait in the session [MQTT-4.5.0-1]; QoS 0 only if configured.
   if (message.qos == QoS::at_most_once && !config_.queue_qos0_offline) {
     ++counters_.messages_dropped;
-    return;
+    return nullptr;
   }
   if (!s.session) s.session = std::make_unique<Session>(s.client_id, config_.session_limits);
   if (s.session->enqueue(std::move(message), nullptr, now) == EnqueueResult::full) {
     ++counters_.messages_dropped;
   }
   update_congestion(s);
+  return nullptr;
 }
 
 }  // namespace assay::broker

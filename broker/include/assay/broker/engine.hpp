@@ -242,8 +242,9 @@ class Engine {
   bool has_room(const StoredSession& session, const mqtt::Publish& message) const;
   void update_congestion(StoredSession& session);
 
-  void deliver(StoredSession& session, mqtt::Publish message, mqtt::Time now);
-  void write_now(const StoredSession& session);
+  // The connection it went to, if the session has one.
+  Link* deliver(StoredSession& session, mqtt::Publish message, mqtt::Time now);
+  void write_now(Link& link);
   void send_retained(StoredSession& session, const std::string& filter,
                      const detail::Subscription& sub, mqtt::Time now);
   void remove_subscription(StoredSession& session, const std::string& filter);

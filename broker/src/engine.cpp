@@ -319,9 +319,8 @@ std::optional<ConnectionId> Engine::open(Time now) {
   o.connect_timeout = config_.connect_timeout;
   o.manual_ack = true;  // PUBACK/PUBREC once the message is routed
   const ConnectionId id = next_id_++;
-  links_.try_emplace(id, id, o, now);
+  touch(links_.try_emplace(id, id, o, now).first->second);
   ++counters_.connections;
-  touch(id);
   return id;
 }
 
@@ -563,7 +562,7 @@ void Engine::process(Time now) {
       if (link.conn.state() == Connection::State::closed) {
         links_.erase(id);  // its deadline entry, if any, is skipped when it comes
       } else {
-        touch(id);
+        touch(link);
       }
     }
   }
@@ -750,14 +749,11 @@ void Engine::mark_dirty(Link& link) {
   dirty_.ids.push_back(link.id);
 }
 
-void Engine::touch(ConnectionId id) {
-  const auto it = links_.find(id);
-  if (it == links_.end()) return;  // its entry, if any, is skipped when it comes
-  Link& link = it->second;
+void Engine::touch(Link& link) {
   const std::optional<Time> next = link.conn.next_deadline();
   if (!next || *next >= link.armed) return;  // the armed entry comes first
   link.armed = *next;
-  deadlines_.emplace_back(*next, id);
+  deadlines_.emplace_back(*next, link.id);
   std::push_heap(deadlines_.begin(), deadlines_.end(), std::greater<>{});
   if (deadlines_.size() > 2 * links_.size() + 64) rebuild_deadlines();
 }

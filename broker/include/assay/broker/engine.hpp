@@ -251,7 +251,7 @@ class Engine {
   void end_session(const std::string& client_id, mqtt::Time now);
   void went_offline(StoredSession& session, mqtt::Time now);
   void fire_will(StoredSession& session, mqtt::Time now);
-  void touch(ConnectionId id);
+  void touch(Link& link);
   void publish_sys(mqtt::Time now);
   void arm(StoredSession& session);
   void set_shared_online(StoredSession& session, bool online);

@@ -255,7 +255,6 @@ class Broker {
 // ---- Broker -------------------------------------------------------------------
 
 bool Broker::listen() {
-  asio::io_context& io = io_;
   for (const auto& l : options_.listeners) {
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(l.address, ec);
@@ -264,7 +263,7 @@ bool Broker::listen() {
           ec.message().c_str());
       return false;
     }
-    auto acceptor = std::make_unique<tcp::acceptor>(io);
+    auto acceptor = std::make_unique<tcp::acceptor>(io_);
     const tcp::endpoint endpoint(address, l.port);
     acceptor->open(endpoint.protocol(), ec);
     if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
@@ -281,7 +280,7 @@ bool Broker::listen() {
     acceptors_.push_back(std::move(acceptor));
   }
   log(LogLevel::info, "%zu thread%s", shards_.size(), shards_.size() == 1 ? "" : "s");
-  signals_ = std::make_unique<asio::signal_set>(io, SIGINT, SIGTERM);
+  signals_ = std::make_unique<asio::signal_set>(io_, SIGINT, SIGTERM);
   signals_->async_wait([this](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     log(LogLevel::info, "signal %d: shutting down", signal);

@@ -255,6 +255,14 @@ class Broker {
 // ---- Broker -------------------------------------------------------------------
 
 bool Broker::listen() {
+  // Caught from the start: a signal that comes while the listeners open
+  // waits in the set until run() and stops the broker then.
+  signals_ = std::make_unique<asio::signal_set>(io_, SIGINT, SIGTERM);
+  signals_->async_wait([this](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    log(LogLevel::info, "signal %d: shutting down", signal);
+    stop();
+  });
   for (const auto& l : options_.listeners) {
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(l.address, ec);
@@ -280,12 +288,6 @@ bool Broker::listen() {
     acceptors_.push_back(std::move(acceptor));
   }
   log(LogLevel::info, "%zu thread%s", shards_.size(), shards_.size() == 1 ? "" : "s");
-  signals_ = std::make_unique<asio::signal_set>(io_, SIGINT, SIGTERM);
-  signals_->async_wait([this](const boost::system::error_code& ec, int signal) {
-    if (ec) return;
-    log(LogLevel::info, "signal %d: shutting down", signal);
-    stop();
-  });
   return true;
 }
 

@@ -23,6 +23,16 @@ std::size_t sent_count(const std::vector<InFlight>& inflight) {
 
 // ---- outgoing ---------------------------------------------------------------
 
+// An acknowledgement without properties has nothing for send_packet() to
+// strip or size: it is encoded as it is, without a Packet around it.
+template <PacketType T>
+void Connection::send_ack(PublishAck<T> ack, Time now) {
+  if (!ack.properties.empty() || options_.trace_packets) return send_packet(std::move(ack), now);
+  if (state_ == State::closing || state_ == State::closed) return;
+  encode(ack, version_, tx_);
+  if (options_.role == Role::client) restart_keep_alive(now);
+}
+
 Ticket Connection::publish(Publish message, Time now) {
   require(options_.role != Role::any, "publish() is not for the any role; use send()");
   require(static_cast<unsigned>(message.qos) <= 2, "QoS must be 0, 1 or 2");
@@ -54,7 +64,7 @@ void Connection::send_publish(InFlight* entry, Publish message, Ticket ticket, T
     if (version_ == Version::v3_1_1) wire.properties = {};
     entry->sent = true;
     if (entry->stage == InFlight::Stage::awaiting_pubcomp) {
-      send_packet(Pubrel{wire.packet_id, {}, {}, {}}, now);
+      send_ack(Pubrel{wire.packet_id, {}, {}, {}}, now);
     } else {
       send_packet(std::move(wire), now);
     }
@@ -72,17 +82,21 @@ void Connection::send_publish(InFlight* entry, Publish message, Ticket ticket, T
   message.properties.erase(PropertyId::topic_alias);  // aliases are the connection's
   if (version_ == Version::v3_1_1) message.properties = {};
 
-  Publish wire = message;
+  // What goes on the wire differs from the message kept in flight only by a
+  // Topic Alias; without one the message is encoded as it is, not copied.
+  std::optional<Publish> aliased;
   bool new_alias = false;
   if (options_.auto_topic_alias && peer_topic_alias_maximum_ > 0 && version_ == Version::v5) {
     auto& aliases = extras().outgoing_aliases;
     if (auto it = aliases.find(message.topic); it != aliases.end()) {
-      wire.topic.clear();
-      wire.properties.add(PropertyId::topic_alias, std::uint32_t{it->second});
+      aliased = message;
+      aliased->topic.clear();
+      aliased->properties.add(PropertyId::topic_alias, std::uint32_t{it->second});
     } else if (aliases.size() < peer_topic_alias_maximum_) {
       const auto alias = static_cast<std::uint16_t>(aliases.size() + 1);
       aliases.emplace(message.topic, alias);
-      wire.properties.add(PropertyId::topic_alias, std::uint32_t{alias});
+      aliased = message;
+      aliased->properties.add(PropertyId::topic_alias, std::uint32_t{alias});
       new_alias = true;
     }
   }
@@ -91,23 +105,31 @@ void Connection::send_publish(InFlight* entry, Publish message, Ticket ticket, T
     if (!id) {
       return complete(ticket, 0, message.qos, Outcome::discarded, ReasonCode::quota_exceeded);
     }
-    message.packet_id = wire.packet_id = *id;
+    message.packet_id = *id;
+    if (aliased) aliased->packet_id = *id;
   }
+  const Publish& wire = aliased ? *aliased : message;
   if (encoded_size(wire, version_) > peer_maximum_packet_size_) {
     // Too large for the peer: discard as if sent [MQTT-3.1.2-25], [MQTT-3.2.2-15].
     if (new_alias) extras_->outgoing_aliases.erase(message.topic);
     if (message.packet_id != 0) session_.release_packet_id(message.packet_id);
     return complete(ticket, 0, message.qos, Outcome::discarded, ReasonCode::packet_too_large);
   }
+  // It fits (checked above), and a PUBLISH keeps its properties: nothing
+  // for send_packet() to do but encode.
+  if (state_ != State::closing && state_ != State::closed) {
+    encode(wire, version_, tx_);
+    if (options_.role == Role::client) restart_keep_alive(now);
+    if (options_.trace_packets) emit(event::PacketSent{Packet{wire}});
+  }
   const QoS qos = message.qos;
   if (qos != QoS::at_most_once) {
     const auto stage = qos == QoS::at_least_once ? InFlight::Stage::awaiting_puback
                                                  : InFlight::Stage::awaiting_pubrec;
     session_.inflight_.push_back(InFlight{ticket, std::move(message), stage, true});
-  }
-  send_packet(std::move(wire), now);
-  if (qos == QoS::at_most_once)
+  } else {
     complete(ticket, 0, qos, Outcome::acknowledged, ReasonCode::success);
+  }
 }
 
 // Sends what the quota allows: first in-flight messages not yet sent on this
@@ -204,8 +226,8 @@ void Connection::on_pubrec(const Pubrec& ack, Time now) {
     return drain(now);
   }
   if (it->stage == InFlight::Stage::awaiting_puback) return;
-  it->stage = InFlight::Stage::awaiting_pubcomp;        // never resend the PUBLISH [MQTT-4.3.3-6]
-  send_packet(Pubrel{ack.packet_id, {}, {}, {}}, now);  // [MQTT-4.3.3-4]
+  it->stage = InFlight::Stage::awaiting_pubcomp;     // never resend the PUBLISH [MQTT-4.3.3-6]
+  send_ack(Pubrel{ack.packet_id, {}, {}, {}}, now);  // [MQTT-4.3.3-4]
 }
 
 void Connection::on_pubcomp(const Pubcomp& ack, Time now) {
@@ -320,14 +342,14 @@ void Connection::flush_acks(Time now) {
     }
     if (a.qos == QoS::at_least_once) {
       incoming_open_.erase(a.packet_id);
-      send_packet(Puback{a.packet_id, a.reason_code, std::move(a.properties), {}}, now);
+      send_ack(Puback{a.packet_id, a.reason_code, std::move(a.properties), {}}, now);
     } else {
       if (is_error(a.reason_code)) {
         // Refused: the id is free for a new message [MQTT-4.3.3-9].
         session_.incoming_qos2_.erase(a.packet_id);
         incoming_open_.erase(a.packet_id);
       }
-      send_packet(Pubrec{a.packet_id, a.reason_code, std::move(a.properties), {}}, now);
+      send_ack(Pubrec{a.packet_id, a.reason_code, std::move(a.properties), {}}, now);
     }
   }
 }
@@ -345,7 +367,7 @@ void Connection::on_pubrel(const Pubrel& rel, Time now) {
     comp.reason_code = ReasonCode::packet_identifier_not_found;
   }
   incoming_open_.erase(rel.packet_id);
-  send_packet(comp, now);  // [MQTT-4.3.3-11]
+  send_ack(std::move(comp), now);  // [MQTT-4.3.3-11]
 }
 
 }  // namespace assay::mqtt

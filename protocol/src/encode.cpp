@@ -267,29 +267,57 @@ struct BodyWriter {
   void operator()(const Auth& a) { write_reason_tail(s, a, v); }
 };
 
-std::uint8_t first_byte(const Packet& p) {
-  const auto type = static_cast<std::uint8_t>(static_cast<std::uint8_t>(type_of(p)) << 4);
-  if (const auto* pub = std::get_if<Publish>(&p)) {
-    return static_cast<std::uint8_t>(type | (pub->dup ? 0x08 : 0) |
-                                     (static_cast<unsigned>(pub->qos) << 1) |
-                                     (pub->retain ? 0x01 : 0));
-  }
-  const PacketType t = type_of(p);
-  if (t == PacketType::pubrel || t == PacketType::subscribe || t == PacketType::unsubscribe) {
+std::uint8_t first_byte(const Publish& p) {
+  return static_cast<std::uint8_t>(static_cast<unsigned>(PacketType::publish) << 4 |
+                                   (p.dup ? 0x08 : 0) | (static_cast<unsigned>(p.qos) << 1) |
+                                   (p.retain ? 0x01 : 0));
+}
+
+template <class P>
+std::uint8_t first_byte(const P&) {
+  constexpr PacketType t = packet_type_of<P>();
+  constexpr auto type = static_cast<std::uint8_t>(static_cast<unsigned>(t) << 4);
+  if constexpr (t == PacketType::pubrel || t == PacketType::subscribe ||
+                t == PacketType::unsubscribe) {
     return static_cast<std::uint8_t>(type | 0x02);
   }
   return type;
 }
 
-std::size_t checked_body_size(const Packet& p, Version v) {
-  std::visit(Validator{v}, p);
+std::uint8_t first_byte(const Packet& p) {
+  return std::visit([](const auto& x) { return first_byte(x); }, p);
+}
+
+// Validates one packet (any alternative, or a whole Packet) and counts its body.
+template <class P>
+std::size_t checked_body_size(const P& p, Version v) {
   wire::CountingSink counter;
-  std::visit(BodyWriter<wire::CountingSink>{counter, v}, p);
+  if constexpr (std::is_same_v<P, Packet>) {
+    std::visit(Validator{v}, p);
+    std::visit(BodyWriter<wire::CountingSink>{counter, v}, p);
+  } else {
+    Validator{v}(p);
+    BodyWriter<wire::CountingSink>{counter, v}(p);
+  }
   if (counter.size > max_remaining_length) {
     misuse("packet body of " + std::to_string(counter.size) +
            " bytes exceeds the largest Remaining Length");
   }
   return counter.size;
+}
+
+template <class P>
+void encode_one(const P& p, Version v, Bytes& out) {
+  const std::size_t body = checked_body_size(p, v);
+  out.reserve(out.size() + 1 + 4 + body);
+  wire::VectorSink sink{out};
+  sink.byte(first_byte(p));
+  wire::put_vbi(sink, static_cast<std::uint32_t>(body));
+  if constexpr (std::is_same_v<P, Packet>) {
+    std::visit(BodyWriter<wire::VectorSink>{sink, v}, p);
+  } else {
+    BodyWriter<wire::VectorSink>{sink, v}(p);
+  }
 }
 
 }  // namespace
@@ -311,13 +339,26 @@ std::size_t encoded_size(const Packet& p, Version v) {
 }
 
 void encode(const Packet& p, Version v, Bytes& out) {
-  const std::size_t body = checked_body_size(p, v);
-  out.reserve(out.size() + 1 + 4 + body);
-  wire::VectorSink sink{out};
-  sink.byte(first_byte(p));
-  wire::put_vbi(sink, static_cast<std::uint32_t>(body));
-  std::visit(BodyWriter<wire::VectorSink>{sink, v}, p);
+  encode_one(p, v, out);
 }
+
+std::size_t encoded_size(const Publish& p, Version v) {
+  const std::size_t body = checked_body_size(p, v);
+  return 1 + vbi_size(static_cast<std::uint32_t>(body)) + body;
+}
+
+void encode(const Publish& p, Version v, Bytes& out) {
+  encode_one(p, v, out);
+}
+
+template <PacketType T>
+void encode(const PublishAck<T>& p, Version v, Bytes& out) {
+  encode_one(p, v, out);
+}
+template void encode(const Puback&, Version, Bytes&);
+template void encode(const Pubrec&, Version, Bytes&);
+template void encode(const Pubrel&, Version, Bytes&);
+template void encode(const Pubcomp&, Version, Bytes&);
 
 Bytes encode(const Packet& p, Version v) {
   Bytes out;

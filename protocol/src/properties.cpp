@@ -179,6 +179,7 @@ void Properties::set(PropertyId id, PropertyValue value) {
 }
 
 std::size_t Properties::erase(PropertyId id) {
+  if (items_.empty()) return 0;
   return static_cast<std::size_t>(
       std::erase_if(items_, [id](const Property& p) { return p.id == id; }));
 }

@@ -99,6 +99,12 @@ void encode(const Packet& packet, Version version, Bytes& out);
 Bytes encode(const Packet& packet, Version version);
 // The size encode() would produce, without encoding.
 std::size_t encoded_size(const Packet& packet, Version version);
+// The same for a PUBLISH or an acknowledgement on its own, without building
+// a Packet around it (a copy of the message): the path every delivery takes.
+void encode(const Publish& packet, Version version, Bytes& out);
+std::size_t encoded_size(const Publish& packet, Version version);
+template <PacketType T>
+void encode(const PublishAck<T>& packet, Version version, Bytes& out);
 
 // Variable Byte Integer (§1.5.5): bytes needed, and encoding.
 std::size_t vbi_size(std::uint32_t value);

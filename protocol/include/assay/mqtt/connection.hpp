@@ -267,6 +267,8 @@ class Connection {
   void on_packet(Packet packet, Time now);
   bool allowed(PacketType type, Time now);
   void send_packet(Packet packet, Time now);
+  template <PacketType T>
+  void send_ack(PublishAck<T> ack, Time now);
   void emit(Event e) { events_.push_back(std::move(e)); }
   void fail(Violation violation, Time now);
   void request_close(CloseCause cause);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -150,6 +151,16 @@ using Packet = std::variant<Connect, Connack, Publish, Puback, Pubrec, Pubrel, P
 
 inline PacketType type_of(const Packet& p) {
   return static_cast<PacketType>(p.index() + 1);
+}
+
+// The type of one alternative, at compile time.
+template <class P, std::size_t I = 0>
+constexpr PacketType packet_type_of() {
+  if constexpr (std::is_same_v<std::variant_alternative_t<I, Packet>, P>) {
+    return static_cast<PacketType>(I + 1);
+  } else {
+    return packet_type_of<P, I + 1>();
+  }
 }
 
 }  // namespace assay::mqtt

@@ -1179,23 +1179,24 @@ std::size_t Engine::route(const Publish& message, const std::string& publisher, 
       if (used.capacity() <= 1024) keep = std::move(used);
     }
   } give_back{route_targets_, targets};
-  routing_.subscriptions.match(message.topic,
-                               [&](const std::string& client, const Routing::Entry& e) {
-                                 const Subscription& sub = e.subscription;
-                                 if (sub.options.no_local && client == publisher)
-                                   return;  // [MQTT-3.8.3-3]
-                                 Target t{&client,
-                                          e.shard,
-                                          e.incarnation,
-                                          e.congested.get(),
-                                          std::min(message.qos, sub.options.qos),
-                                          // Retain As Published [MQTT-3.3.1-12], [MQTT-3.3.1-13].
-                                          sub.options.retain_as_published && message.retain,
-                                          {}};
-                                 if (sub.identifier) t.identifiers.push_back(*sub.identifier);
-                                 targets.push_back(std::move(t));
-                               });
-  if (targets.size() > 1) {
+  const std::size_t filters = routing_.subscriptions.match(
+      message.topic, [&](const std::string& client, const Routing::Entry& e) {
+        const Subscription& sub = e.subscription;
+        if (sub.options.no_local && client == publisher) return;  // [MQTT-3.8.3-3]
+        Target t{&client,
+                 e.shard,
+                 e.incarnation,
+                 e.congested.get(),
+                 std::min(message.qos, sub.options.qos),
+                 // Retain As Published [MQTT-3.3.1-12], [MQTT-3.3.1-13].
+                 sub.options.retain_as_published && message.retain,
+                 {}};
+        if (sub.identifier) t.identifiers.push_back(*sub.identifier);
+        targets.push_back(std::move(t));
+      });
+  // A session with several matching filters gets one copy: merged here.
+  // With one filter, every target is a different session already.
+  if (targets.size() > 1 && filters > 1) {
     std::sort(targets.begin(), targets.end(),
               [](const Target& a, const Target& b) { return *a.client < *b.client; });
     std::size_t out = 0;

@@ -104,12 +104,17 @@ RC_GTEST_PROP(TopicProperty, IndexAgreesWithMatching, ()) {
   for (int probe = 0; probe < 8; ++probe) {
     const std::string name = *gen::topic_name();
     std::set<std::size_t> expected;
+    std::set<std::string> matching_filters;
     for (std::size_t i = 0; i < filters.size(); ++i) {
-      if (!removed.contains(i) && topic_matches(filters[i], name)) expected.insert(i);
+      if (!removed.contains(i) && topic_matches(filters[i], name)) {
+        expected.insert(i);
+        matching_filters.insert(filters[i]);
+      }
     }
     std::set<std::size_t> got;
-    index.match(name, [&](std::size_t key, int) { got.insert(key); });
+    const std::size_t count = index.match(name, [&](std::size_t key, int) { got.insert(key); });
     RC_ASSERT(got == expected);
+    RC_ASSERT(count == matching_filters.size());
   }
 }
 

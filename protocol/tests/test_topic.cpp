@@ -148,8 +148,10 @@ TEST(SubscriptionIndex, AgreesWithTheExamples) {
       if (topic_matches(other.filter, c.name)) expected.insert(other.filter);
     }
     std::set<std::string> got;
-    index.match(c.name, [&](int k, int) { got.insert(match_cases[k].filter); });
+    const std::size_t filters =
+        index.match(c.name, [&](int k, int) { got.insert(match_cases[k].filter); });
     EXPECT_EQ(got, expected) << c.name;
+    EXPECT_EQ(filters, expected.size()) << c.name;  // what the broker's merge relies on
   }
 }
 
@@ -166,7 +168,7 @@ TEST(SubscriptionIndex, InsertReplaceEraseAndPrune) {
   EXPECT_EQ(index.find("x/y", "c1"), nullptr);
 
   std::multiset<int> hits;
-  index.match("a/b", [&](const std::string&, int v) { hits.insert(v); });
+  EXPECT_EQ(index.match("a/b", [&](const std::string&, int v) { hits.insert(v); }), 2u);
   EXPECT_EQ(hits, (std::multiset<int>{2, 3, 4}));  // c1 twice: once per matching filter
 
   EXPECT_TRUE(index.erase("a/+", "c1"));

@@ -81,11 +81,12 @@ class SubscriptionIndex {
 
   // Calls fn(filter_key, value) for every subscription whose filter matches
   // `topic`, applying the '$' rule [MQTT-4.7.2-1]. A subscriber with several
-  // matching filters is reported once per filter.
+  // matching filters is reported once per filter. Returns how many filters
+  // matched: with one, no key is reported twice.
   template <class Fn>
-  void match(std::string_view topic, Fn&& fn) const {
+  std::size_t match(std::string_view topic, Fn&& fn) const {
     const bool dollar = !topic.empty() && topic.front() == '$';
-    walk(root_, topic, false, dollar, fn);
+    return walk(root_, topic, false, dollar, fn);
   }
 
   std::size_t size() const { return size_; }
@@ -158,30 +159,30 @@ class SubscriptionIndex {
   }
 
   template <class Fn>
-  static void emit(const Node& node, Fn& fn) {
+  static std::size_t emit(const Node& node, Fn& fn) {
     for (const auto& entry : node.entries)
       fn(entry.first, entry.second);
+    return node.entries.empty() ? 0 : 1;
   }
 
   // `rest` is what is left of the topic; `done` is true once every level has
   // been consumed (distinct from an empty last level, as in "a/").
   template <class Fn>
-  static void walk(const Node& node, std::string_view rest, bool done, bool skip_wildcards,
-                   Fn& fn) {
+  static std::size_t walk(const Node& node, std::string_view rest, bool done, bool skip_wildcards,
+                          Fn& fn) {
+    std::size_t matched = 0;
     // '#' also matches the parent level: "a/#" matches "a" [MQTT-4.7.1-2].
-    if (node.hash && !skip_wildcards) emit(*node.hash, fn);
-    if (done) {
-      emit(node, fn);
-      return;
-    }
+    if (node.hash && !skip_wildcards) matched += emit(*node.hash, fn);
+    if (done) return matched + emit(node, fn);
     const auto slash = rest.find('/');
     const std::string_view level = rest.substr(0, slash);
     const bool last = slash == std::string_view::npos;
     const std::string_view next = last ? std::string_view{} : rest.substr(slash + 1);
     if (auto it = node.children.find(level); it != node.children.end()) {
-      walk(*it->second, next, last, false, fn);
+      matched += walk(*it->second, next, last, false, fn);
     }
-    if (node.plus && !skip_wildcards) walk(*node.plus, next, last, false, fn);
+    if (node.plus && !skip_wildcards) matched += walk(*node.plus, next, last, false, fn);
+    return matched;
   }
 
   Node root_;

@@ -218,7 +218,7 @@ void Connection::transport_closed(Time) {
 
 std::optional<Event> Connection::poll_event() {
   if (events_.empty()) return std::nullopt;
-  Event e = std::move(events_.front());
+  std::optional<Event> e(std::in_place, std::move(events_.front()));
   events_.pop_front();
   return e;
 }

@@ -108,17 +108,19 @@ void Connection::send_publish(InFlight* entry, Publish message, Ticket ticket, T
     message.packet_id = *id;
     if (aliased) aliased->packet_id = *id;
   }
+  // A PUBLISH keeps its properties: there is nothing for send_packet() to
+  // strip, only the peer's maximum to respect.
   const Publish& wire = aliased ? *aliased : message;
-  if (encoded_size(wire, version_) > peer_maximum_packet_size_) {
+  const bool open = state_ != State::closing && state_ != State::closed;
+  const bool fits = open ? encode_within(wire, version_, peer_maximum_packet_size_, tx_)
+                         : encoded_size(wire, version_) <= peer_maximum_packet_size_;
+  if (!fits) {
     // Too large for the peer: discard as if sent [MQTT-3.1.2-25], [MQTT-3.2.2-15].
     if (new_alias) extras_->outgoing_aliases.erase(message.topic);
     if (message.packet_id != 0) session_.release_packet_id(message.packet_id);
     return complete(ticket, 0, message.qos, Outcome::discarded, ReasonCode::packet_too_large);
   }
-  // It fits (checked above), and a PUBLISH keeps its properties: nothing
-  // for send_packet() to do but encode.
-  if (state_ != State::closing && state_ != State::closed) {
-    encode(wire, version_, tx_);
+  if (open) {
     if (options_.role == Role::client) restart_keep_alive(now);
     if (options_.trace_packets) emit(event::PacketSent{Packet{wire}});
   }

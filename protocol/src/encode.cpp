@@ -307,8 +307,7 @@ std::size_t checked_body_size(const P& p, Version v) {
 }
 
 template <class P>
-void encode_one(const P& p, Version v, Bytes& out) {
-  const std::size_t body = checked_body_size(p, v);
+void encode_body(const P& p, Version v, std::size_t body, Bytes& out) {
   out.reserve(out.size() + 1 + 4 + body);
   wire::VectorSink sink{out};
   sink.byte(first_byte(p));
@@ -318,6 +317,11 @@ void encode_one(const P& p, Version v, Bytes& out) {
   } else {
     BodyWriter<wire::VectorSink>{sink, v}(p);
   }
+}
+
+template <class P>
+void encode_one(const P& p, Version v, Bytes& out) {
+  encode_body(p, v, checked_body_size(p, v), out);
 }
 
 }  // namespace
@@ -349,6 +353,13 @@ std::size_t encoded_size(const Publish& p, Version v) {
 
 void encode(const Publish& p, Version v, Bytes& out) {
   encode_one(p, v, out);
+}
+
+bool encode_within(const Publish& p, Version v, std::size_t limit, Bytes& out) {
+  const std::size_t body = checked_body_size(p, v);
+  if (1 + vbi_size(static_cast<std::uint32_t>(body)) + body > limit) return false;
+  encode_body(p, v, body, out);
+  return true;
 }
 
 template <PacketType T>

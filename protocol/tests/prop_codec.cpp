@@ -46,7 +46,14 @@ RC_GTEST_PROP(CodecProperty, SingleAlternativeEncodersAgreeWithThePacketEncoder,
       [&](const auto& x) {
         using T = std::decay_t<decltype(x)>;
         if constexpr (std::is_same_v<T, Publish>) {
-          RC_ASSERT(encoded_size(x, v) == expected.size() - 1);
+          const std::size_t size = expected.size() - 1;
+          RC_ASSERT(encoded_size(x, v) == size);
+          // encode_within(): all or nothing at the limit.
+          RC_ASSERT(!encode_within(x, v, size - 1, got));
+          RC_ASSERT(got.size() == 1u);
+          Bytes within{0xAB};
+          RC_ASSERT(encode_within(x, v, size, within));
+          RC_ASSERT(within == expected);
           encode(x, v, got);
         } else if constexpr (std::is_same_v<T, Puback> || std::is_same_v<T, Pubrec> ||
                              std::is_same_v<T, Pubrel> || std::is_same_v<T, Pubcomp>) {

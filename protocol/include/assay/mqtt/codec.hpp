@@ -103,6 +103,9 @@ std::size_t encoded_size(const Packet& packet, Version version);
 // a Packet around it (a copy of the message): the path every delivery takes.
 void encode(const Publish& packet, Version version, Bytes& out);
 std::size_t encoded_size(const Publish& packet, Version version);
+// Appends the PUBLISH only if its encoding is at most `limit` bytes (a
+// peer's Maximum Packet Size); returns whether it did. One sizing pass.
+bool encode_within(const Publish& packet, Version version, std::size_t limit, Bytes& out);
 template <PacketType T>
 void encode(const PublishAck<T>& packet, Version version, Bytes& out);
 

@@ -308,15 +308,18 @@ std::size_t checked_body_size(const P& p, Version v) {
 
 template <class P>
 void encode_body(const P& p, Version v, std::size_t body, Bytes& out) {
-  out.reserve(out.size() + 1 + 4 + body);
-  wire::VectorSink sink{out};
+  const std::size_t start = out.size();
+  const std::size_t size = 1 + vbi_size(static_cast<std::uint32_t>(body)) + body;
+  out.resize(start + size);
+  wire::SpanSink sink{out.data() + start, out.data() + start + size};
   sink.byte(first_byte(p));
   wire::put_vbi(sink, static_cast<std::uint32_t>(body));
   if constexpr (std::is_same_v<P, Packet>) {
-    std::visit(BodyWriter<wire::VectorSink>{sink, v}, p);
+    std::visit(BodyWriter<wire::SpanSink>{sink, v}, p);
   } else {
-    BodyWriter<wire::VectorSink>{sink, v}(p);
+    BodyWriter<wire::SpanSink>{sink, v}(p);
   }
+  if (sink.at != sink.end) wire::SpanSink::mismatch();
 }
 
 template <class P>

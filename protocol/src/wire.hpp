@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -103,6 +105,25 @@ struct VectorSink {
   Bytes& out;
   void byte(std::uint8_t b) { out.push_back(b); }
   void bytes(const std::uint8_t* p, std::size_t n) { out.insert(out.end(), p, p + n); }
+};
+
+// Writes into space already made for exactly what a CountingSink counted;
+// writing more or less is a bug in the encoder, caught rather than overrun.
+struct SpanSink {
+  std::uint8_t* at;
+  std::uint8_t* end;
+  void byte(std::uint8_t b) {
+    if (at == end) mismatch();
+    *at++ = b;
+  }
+  void bytes(const std::uint8_t* p, std::size_t n) {
+    if (static_cast<std::size_t>(end - at) < n) mismatch();
+    if (n != 0) std::memcpy(at, p, n);
+    at += n;
+  }
+  [[noreturn]] static void mismatch() {
+    throw std::logic_error("the encoder wrote other than it counted");
+  }
 };
 
 template <class Sink>

@@ -39,11 +39,13 @@ class Fifo {
   }
   void pop_front() {
     Store& s = *store_;
-    s.items[s.head] = T{};  // release what it holds now
-    if (++s.head == s.items.size()) {
+    if (s.head + 1 == s.items.size()) {  // the last one: no placeholder to build
       s.items.clear();
       s.head = 0;
-    } else if (s.head >= 64 && s.head * 2 >= s.items.size()) {
+      return;
+    }
+    s.items[s.head++] = T{};  // release what it holds now
+    if (s.head >= 64 && s.head * 2 >= s.items.size()) {
       s.items.erase(s.items.begin(), s.items.begin() + static_cast<std::ptrdiff_t>(s.head));
       s.head = 0;
     }

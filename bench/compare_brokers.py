@@ -17,11 +17,20 @@ Prints a table with the ratios assay/Mosquitto (below 1 is better for
 assay). With --smoke, only a short load against `assay broker` that must
 deliver every QoS 1 message (the CI load smoke test).
 
+With --instructions, both brokers run under `valgrind --tool=callgrind`
+instead, and the table gives the instructions each executes in user space
+per delivered message (counted only while each load runs, connecting and
+subscribing included), at a tenth of the rates above: a count that does not
+move with the machine's load, for comparing rounds of changes or two
+binaries (--other BINARY measures a second assay in place of Mosquitto).
+It needs valgrind; the kernel's work is not in it.
+
 `assay broker` runs with --threads 1 unless --threads N says otherwise:
 Mosquitto is single-threaded, and CPU per delivery is compared thread for
 thread; the multi-threaded figures are a separate run.
 
-  compare_brokers.py ASSAY_BINARY [--smoke] [--threads N] [--port-base N] [--json FILE]
+  compare_brokers.py ASSAY_BINARY [--smoke | --instructions [--other BINARY]] [--threads N]
+                     [--port-base N] [--json FILE]
 """
 import json
 import os
@@ -34,6 +43,8 @@ import time
 
 assay = sys.argv[1]
 smoke = "--smoke" in sys.argv
+instructions = "--instructions" in sys.argv
+other = sys.argv[sys.argv.index("--other") + 1] if "--other" in sys.argv else None
 port_base = int(sys.argv[sys.argv.index("--port-base") + 1]) if "--port-base" in sys.argv else 28890
 threads = sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv else "1"
 tick = os.sysconf("SC_CLK_TCK")
@@ -49,6 +60,9 @@ IDLE_KEEP_ALIVES = (0, 60)  # none, and what most clients use
 if smoke:
     SCENARIOS = [("smoke 10 pairs QoS 1", "pairs", 1, 10, 5000, 5000),
                  ("smoke fan-out 1-to-20 QoS 2", "fan-out", 2, 20, 200, 200)]
+if instructions:  # callgrind runs the broker tens of times slower
+    SCENARIOS = [(name, scenario, qos, clients, messages // 10, rate // 10)
+                 for name, scenario, qos, clients, messages, rate in SCENARIOS]
 
 
 def wait_port(port):
@@ -116,6 +130,67 @@ def measure(broker):
     return results
 
 
+def callgrind(pid, *commands):
+    for command in commands:
+        subprocess.run(["callgrind_control", *command.split(), str(pid)], check=True,
+                       capture_output=True, timeout=60)
+
+
+def measure_instructions(broker, out_file):
+    """Instructions per delivery, counted by callgrind while each load runs."""
+    results = {}
+    for dump, (name, scenario, qos, clients, messages, rate) in enumerate(SCENARIOS, start=1):
+        callgrind(broker.proc.pid, "-z", "-i on")
+        r = bench(broker.port, scenario, qos, clients, messages, rate)
+        callgrind(broker.proc.pid, "-i off", "-d")
+        with open(f"{out_file}.{dump}") as f:
+            totals = next(int(line.split()[1]) for line in f if line.startswith("totals:"))
+        r["instructions_per_delivery"] = totals / max(r["delivered"], 1)
+        results[name] = r
+    return results
+
+
+def instructions_table(work):
+    brokers = [("assay", [assay, "broker", "--bind", "127.0.0.1", "-p", str(port_base), "-q",
+                          "--threads", threads], port_base)]
+    if other:
+        brokers.append(("other", [other, "broker", "--bind", "127.0.0.1", "-p",
+                                  str(port_base + 1), "-q", "--threads", threads], port_base + 1))
+    else:
+        brokers.append(("mosquitto", mosquitto_argv(work, port_base + 1, as_root=True),
+                        port_base + 1))
+    results = {}
+    for name, argv, port in brokers:
+        out_file = os.path.join(work, f"{name}.callgrind")
+        b = Broker(name, ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                          f"--callgrind-out-file={out_file}"] + argv, port, work)
+        try:
+            results[name] = measure_instructions(b, out_file)
+        finally:
+            b.stop()
+    a, m = results["assay"], results[brokers[1][0]]
+    print(f"instructions per delivery, assay broker --threads {threads} vs {brokers[1][0]}")
+    print(f"| scenario | assay | {brokers[1][0]} | ratio |")
+    print("|---|---|---|---|")
+    for name, *_ in SCENARIOS:
+        x, y = a[name]["instructions_per_delivery"], m[name]["instructions_per_delivery"]
+        ratio = f"{x / y:.2f}" if y else "-"
+        print(f"| {name} | {x:,.0f} | {y:,.0f} | {ratio} |")
+    return results
+
+
+def mosquitto_argv(work, port, as_root=False):
+    conf = os.path.join(work, "mosquitto.conf")
+    with open(conf, "w") as f:
+        # Under callgrind, run as root Mosquitto would switch to its own
+        # user, which cannot write callgrind's output file: `user root`.
+        f.write(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+                "set_tcp_nodelay true\nmax_inflight_messages 0\n"
+                "max_queued_messages 1000\nmax_connections -1\n"
+                + ("user root\n" if as_root and os.geteuid() == 0 else ""))
+    return [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", conf]
+
+
 def idle_memory(broker, keep_alive, connections=10000):
     time.sleep(0.5)
     before = rss_kib(broker.proc.pid)
@@ -136,16 +211,16 @@ def idle_memory(broker, keep_alive, connections=10000):
 def main():
     work = tempfile.mkdtemp()
     try:
+        if instructions:
+            results = instructions_table(work)
+            if "--json" in sys.argv:
+                with open(sys.argv[sys.argv.index("--json") + 1], "w") as f:
+                    json.dump(results, f, indent=2)
+            return
         brokers = [("assay", [assay, "broker", "--bind", "127.0.0.1", "-p", str(port_base), "-q",
                               "--threads", threads], port_base)]
         if not smoke:
-            conf = os.path.join(work, "mosquitto.conf")
-            with open(conf, "w") as f:
-                f.write(f"listener {port_base + 1} 127.0.0.1\nallow_anonymous true\n"
-                        "set_tcp_nodelay true\nmax_inflight_messages 0\n"
-                        "max_queued_messages 1000\nmax_connections -1\n")
-            mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-            brokers.append(("mosquitto", [mosquitto, "-c", conf], port_base + 1))
+            brokers.append(("mosquitto", mosquitto_argv(work, port_base + 1), port_base + 1))
         results = {}
         for name, argv, port in brokers:
             b = Broker(name, argv, port, work)

@@ -178,10 +178,10 @@ class SubscriptionIndex {
     const std::string_view level = rest.substr(0, slash);
     const bool last = slash == std::string_view::npos;
     const std::string_view next = last ? std::string_view{} : rest.substr(slash + 1);
-    if (node.children.empty()) {
-      // Only wildcards below (a filter's last levels): no hashing.
-    } else if (auto it = node.children.find(level); it != node.children.end()) {
-      matched += walk(*it->second, next, last, false, fn);
+    if (!node.children.empty()) {  // (only wildcards below: nothing to hash)
+      if (auto it = node.children.find(level); it != node.children.end()) {
+        matched += walk(*it->second, next, last, false, fn);
+      }
     }
     if (node.plus && !skip_wildcards) matched += walk(*node.plus, next, last, false, fn);
     return matched;

@@ -151,11 +151,9 @@ def measure_instructions(broker, out_file):
 
 
 def instructions_table(work):
-    brokers = [("assay", [assay, "broker", "--bind", "127.0.0.1", "-p", str(port_base), "-q",
-                          "--threads", threads], port_base)]
+    brokers = [("assay", assay_argv(assay, port_base), port_base)]
     if other:
-        brokers.append(("other", [other, "broker", "--bind", "127.0.0.1", "-p",
-                                  str(port_base + 1), "-q", "--threads", threads], port_base + 1))
+        brokers.append(("other", assay_argv(other, port_base + 1), port_base + 1))
     else:
         brokers.append(("mosquitto", mosquitto_argv(work, port_base + 1, as_root=True),
                         port_base + 1))
@@ -177,6 +175,10 @@ def instructions_table(work):
         ratio = f"{x / y:.2f}" if y else "-"
         print(f"| {name} | {x:,.0f} | {y:,.0f} | {ratio} |")
     return results
+
+
+def assay_argv(binary, port):
+    return [binary, "broker", "--bind", "127.0.0.1", "-p", str(port), "-q", "--threads", threads]
 
 
 def mosquitto_argv(work, port, as_root=False):
@@ -217,8 +219,7 @@ def main():
                 with open(sys.argv[sys.argv.index("--json") + 1], "w") as f:
                     json.dump(results, f, indent=2)
             return
-        brokers = [("assay", [assay, "broker", "--bind", "127.0.0.1", "-p", str(port_base), "-q",
-                              "--threads", threads], port_base)]
+        brokers = [("assay", assay_argv(assay, port_base), port_base)]
         if not smoke:
             brokers.append(("mosquitto", mosquitto_argv(work, port_base + 1), port_base + 1))
         results = {}

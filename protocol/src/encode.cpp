@@ -288,17 +288,28 @@ std::uint8_t first_byte(const Packet& p) {
   return std::visit([](const auto& x) { return first_byte(x); }, p);
 }
 
+// Calls fn on the packet: one alternative directly, a whole Packet through
+// std::visit.
+template <class Fn, class P>
+void apply(Fn&& fn, const P& p) {
+  if constexpr (std::is_same_v<P, Packet>) {
+    std::visit(fn, p);
+  } else {
+    fn(p);
+  }
+}
+
+// The whole packet: fixed header byte, Remaining Length, body.
+std::size_t packet_size(std::size_t body) {
+  return 1 + vbi_size(static_cast<std::uint32_t>(body)) + body;
+}
+
 // Validates one packet (any alternative, or a whole Packet) and counts its body.
 template <class P>
 std::size_t checked_body_size(const P& p, Version v) {
   wire::CountingSink counter;
-  if constexpr (std::is_same_v<P, Packet>) {
-    std::visit(Validator{v}, p);
-    std::visit(BodyWriter<wire::CountingSink>{counter, v}, p);
-  } else {
-    Validator{v}(p);
-    BodyWriter<wire::CountingSink>{counter, v}(p);
-  }
+  apply(Validator{v}, p);
+  apply(BodyWriter<wire::CountingSink>{counter, v}, p);
   if (counter.size > max_remaining_length) {
     misuse("packet body of " + std::to_string(counter.size) +
            " bytes exceeds the largest Remaining Length");
@@ -309,16 +320,12 @@ std::size_t checked_body_size(const P& p, Version v) {
 template <class P>
 void encode_body(const P& p, Version v, std::size_t body, Bytes& out) {
   const std::size_t start = out.size();
-  const std::size_t size = 1 + vbi_size(static_cast<std::uint32_t>(body)) + body;
+  const std::size_t size = packet_size(body);
   out.resize(start + size);
   wire::SpanSink sink{out.data() + start, out.data() + start + size};
   sink.byte(first_byte(p));
   wire::put_vbi(sink, static_cast<std::uint32_t>(body));
-  if constexpr (std::is_same_v<P, Packet>) {
-    std::visit(BodyWriter<wire::SpanSink>{sink, v}, p);
-  } else {
-    BodyWriter<wire::SpanSink>{sink, v}(p);
-  }
+  apply(BodyWriter<wire::SpanSink>{sink, v}, p);
   if (sink.at != sink.end) wire::SpanSink::mismatch();
 }
 
@@ -341,8 +348,7 @@ void encode_vbi(std::uint32_t value, Bytes& out) {
 }
 
 std::size_t encoded_size(const Packet& p, Version v) {
-  const std::size_t body = checked_body_size(p, v);
-  return 1 + vbi_size(static_cast<std::uint32_t>(body)) + body;
+  return packet_size(checked_body_size(p, v));
 }
 
 void encode(const Packet& p, Version v, Bytes& out) {
@@ -350,8 +356,7 @@ void encode(const Packet& p, Version v, Bytes& out) {
 }
 
 std::size_t encoded_size(const Publish& p, Version v) {
-  const std::size_t body = checked_body_size(p, v);
-  return 1 + vbi_size(static_cast<std::uint32_t>(body)) + body;
+  return packet_size(checked_body_size(p, v));
 }
 
 void encode(const Publish& p, Version v, Bytes& out) {
@@ -360,7 +365,7 @@ void encode(const Publish& p, Version v, Bytes& out) {
 
 bool encode_within(const Publish& p, Version v, std::size_t limit, Bytes& out) {
   const std::size_t body = checked_body_size(p, v);
-  if (1 + vbi_size(static_cast<std::uint32_t>(body)) + body > limit) return false;
+  if (packet_size(body) > limit) return false;
   encode_body(p, v, body, out);
   return true;
 }

@@ -166,15 +166,22 @@ def instructions_table(work):
             results[name] = measure_instructions(b, out_file)
         finally:
             b.stop()
-    a, m = results["assay"], results[brokers[1][0]]
-    print(f"instructions per delivery, assay broker --threads {threads} vs {brokers[1][0]}")
-    print(f"| scenario | assay | {brokers[1][0]} | ratio |")
+    peer = brokers[1][0]
+    a, m = results["assay"], results[peer]
+    print(f"instructions per delivery, assay broker --threads {threads} vs {peer}")
+    print(f"| scenario | assay | {peer} | ratio |")
     print("|---|---|---|---|")
     for name, *_ in SCENARIOS:
         x, y = a[name]["instructions_per_delivery"], m[name]["instructions_per_delivery"]
         ratio = f"{x / y:.2f}" if y else "-"
         print(f"| {name} | {x:,.0f} | {y:,.0f} | {ratio} |")
     return results
+
+
+def write_json(results):
+    if "--json" in sys.argv:
+        with open(sys.argv[sys.argv.index("--json") + 1], "w") as f:
+            json.dump(results, f, indent=2)
 
 
 def assay_argv(binary, port):
@@ -214,10 +221,7 @@ def main():
     work = tempfile.mkdtemp()
     try:
         if instructions:
-            results = instructions_table(work)
-            if "--json" in sys.argv:
-                with open(sys.argv[sys.argv.index("--json") + 1], "w") as f:
-                    json.dump(results, f, indent=2)
+            write_json(instructions_table(work))
             return
         brokers = [("assay", assay_argv(assay, port_base), port_base)]
         if not smoke:
@@ -259,9 +263,7 @@ def main():
             x, y = a[key], m[key]
             print(f"| 10,000 idle connections, Keep Alive {keep_alive} s | bytes/connection "
                   f"| {x:.0f} | {y:.0f} | {x / y:.2f} |")
-        if "--json" in sys.argv:
-            with open(sys.argv[sys.argv.index("--json") + 1], "w") as f:
-                json.dump(results, f, indent=2)
+        write_json(results)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

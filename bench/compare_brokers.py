@@ -13,9 +13,16 @@ in-flight messages to a client, 1000 queued messages per session):
   for clients without Keep Alive and with 60 s, each on a freshly started
   broker.
 
-Prints a table with the ratios assay/Mosquitto (below 1 is better for
-assay). With --smoke, only a short load against `assay broker` that must
-deliver every QoS 1 message (the CI load smoke test).
+Both brokers run side by side and take turns: each scenario runs on one,
+then on the other, and the whole set runs --rounds times (3 by default),
+the brokers going first in turn, so that both meet the shared machine in
+the same state. Prints the median of each figure over the rounds and the
+ratio assay/Mosquitto (below 1 is better for assay), with each round's
+ratio beside it. Each scenario's "floor" row sets assay's kernel time
+against Mosquitto's whole CPU time: the lowest CPU ratio that cutting
+assay's user-space work alone could reach. With --smoke, only a short load
+against `assay broker` that must deliver every QoS 1 and 2 message (the CI
+load smoke test).
 
 With --instructions, both brokers run under `valgrind --tool=callgrind`
 instead, and the table gives the instructions each executes in user space
@@ -29,8 +36,8 @@ It needs valgrind; the kernel's work is not in it.
 Mosquitto is single-threaded, and CPU per delivery is compared thread for
 thread; the multi-threaded figures are a separate run.
 
-  compare_brokers.py ASSAY_BINARY [--smoke | --instructions [--other BINARY]] [--threads N]
-                     [--port-base N] [--json FILE]
+  compare_brokers.py ASSAY_BINARY [--smoke | --instructions [--other BINARY]] [--rounds N]
+                     [--threads N] [--port-base N] [--json FILE]
 """
 import json
 import os
@@ -47,6 +54,8 @@ instructions = "--instructions" in sys.argv
 other = sys.argv[sys.argv.index("--other") + 1] if "--other" in sys.argv else None
 port_base = int(sys.argv[sys.argv.index("--port-base") + 1]) if "--port-base" in sys.argv else 28890
 threads = sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv else "1"
+rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else \
+    1 if smoke else 3
 tick = os.sysconf("SC_CLK_TCK")
 
 SCENARIOS = [  # name, scenario, qos, clients, messages, rate
@@ -116,17 +125,39 @@ def bench(port, scenario, qos, clients, messages, rate):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure(broker):
-    results = {}
-    for name, scenario, qos, clients, messages, rate in SCENARIOS:
-        user_before, kernel_before = cpu_ticks(broker.proc.pid)
-        r = bench(broker.port, scenario, qos, clients, messages, rate)
-        user_after, kernel_after = cpu_ticks(broker.proc.pid)
-        per = 1e6 / tick / max(r["delivered"], 1)
-        r["cpu_user_us_per_delivery"] = (user_after - user_before) * per
-        r["cpu_kernel_us_per_delivery"] = (kernel_after - kernel_before) * per
-        r["cpu_us_per_delivery"] = r["cpu_user_us_per_delivery"] + r["cpu_kernel_us_per_delivery"]
-        results[name] = r
+def measure_one(broker, name, scenario, qos, clients, messages, rate):
+    user_before, kernel_before = cpu_ticks(broker.proc.pid)
+    r = bench(broker.port, scenario, qos, clients, messages, rate)
+    user_after, kernel_after = cpu_ticks(broker.proc.pid)
+    per = 1e6 / tick / max(r["delivered"], 1)
+    r["cpu_user_us_per_delivery"] = (user_after - user_before) * per
+    r["cpu_kernel_us_per_delivery"] = (kernel_after - kernel_before) * per
+    r["cpu_us_per_delivery"] = r["cpu_user_us_per_delivery"] + r["cpu_kernel_us_per_delivery"]
+    return r
+
+
+METRICS = (("CPU us/delivery", lambda r: r["cpu_us_per_delivery"]),
+           ("- of it user", lambda r: r["cpu_user_us_per_delivery"]),
+           ("- of it kernel", lambda r: r["cpu_kernel_us_per_delivery"]),
+           ("latency p50 us", lambda r: r["latency_us"]["p50"]),
+           ("latency p99 us", lambda r: r["latency_us"]["p99"]))
+
+
+def median(values):
+    values = sorted(values)
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+
+
+def measure_rounds(brokers):
+    """Every scenario `rounds` times on each broker, the brokers taking turns
+    scenario by scenario (and going first in turn), so that both meet the
+    machine in the same state; returns, per broker and scenario, the rounds."""
+    results = {b.name: {name: [] for name, *_ in SCENARIOS} for b in brokers}
+    for round_ in range(rounds):
+        for scenario in SCENARIOS:
+            for b in brokers[round_ % len(brokers):] + brokers[:round_ % len(brokers)]:
+                results[b.name][scenario[0]].append(measure_one(b, *scenario))
     return results
 
 
@@ -217,6 +248,30 @@ def idle_memory(broker, keep_alive, connections=10000):
     return (after - before) * 1024 / connections
 
 
+def report(rounds_of):
+    """Prints the medians over the rounds and their ratio, and each round's
+    ratio beside them."""
+    a, m = rounds_of["assay"], rounds_of["mosquitto"]
+    print(f"assay broker --threads {threads}, median of {rounds} rounds")
+    print("| scenario | metric | assay | mosquitto | ratio | ratio per round |")
+    print("|---|---|---|---|---|---|")
+    for name, *_ in SCENARIOS:
+        rows = list(METRICS) + [
+            # How low the CPU ratio could go if assay's user time were zero:
+            # its kernel time (the sockets' work) against Mosquitto's total.
+            ("floor: assay kernel vs mosquitto CPU", None)]
+        for metric, get in rows:
+            if get is None:
+                xs = [r["cpu_kernel_us_per_delivery"] for r in a[name]]
+                ys = [r["cpu_us_per_delivery"] for r in m[name]]
+            else:
+                xs, ys = [get(r) for r in a[name]], [get(r) for r in m[name]]
+            x, y = median(xs), median(ys)
+            ratio = f"{x / y:.2f}" if y else "-"
+            each = ", ".join(f"{p / q:.2f}" if q else "-" for p, q in zip(xs, ys))
+            print(f"| {name} | {metric} | {x:.2f} | {y:.2f} | {ratio} | {each} |")
+
+
 def main():
     work = tempfile.mkdtemp()
     try:
@@ -226,46 +281,38 @@ def main():
         brokers = [("assay", assay_argv(assay, port_base), port_base)]
         if not smoke:
             brokers.append(("mosquitto", mosquitto_argv(work, port_base + 1), port_base + 1))
-        results = {}
-        for name, argv, port in brokers:
-            b = Broker(name, argv, port, work)
-            try:
-                results[name] = measure(b)
-            finally:
+        running = []
+        try:
+            for name, argv, port in brokers:
+                running.append(Broker(name, argv, port, work))
+            rounds_of = measure_rounds(running)
+        finally:
+            for b in running:
                 b.stop()
-            for keep_alive in IDLE_KEEP_ALIVES if not smoke else ():
+        if smoke:
+            for name, runs in rounds_of["assay"].items():
+                for r in runs:
+                    print(f"{name}: {r['delivered']} of {r['expected']} delivered, "
+                          f"p99 {r['latency_us']['p99']} us")
+            return
+        idle = {}
+        for name, argv, port in brokers:
+            for keep_alive in IDLE_KEEP_ALIVES:
                 b = Broker(name, argv, port, work)  # a fresh one for each
                 try:
-                    results[name][f"idle bytes per connection, keep alive {keep_alive}"] = \
-                        idle_memory(b, keep_alive)
+                    idle[name, keep_alive] = idle_memory(b, keep_alive)
                 finally:
                     b.stop()
-        if smoke:
-            for name, r in results["assay"].items():
-                print(f"{name}: {r['delivered']} of {r['expected']} delivered, "
-                      f"p99 {r['latency_us']['p99']} us")
-            return
-        a, m = results["assay"], results["mosquitto"]
-        print(f"assay broker --threads {threads}")
-        print("| scenario | metric | assay | mosquitto | ratio |")
-        print("|---|---|---|---|---|")
-        for name, *_ in SCENARIOS:
-            for metric, get in (("CPU us/delivery", lambda r: r["cpu_us_per_delivery"]),
-                                ("- of it user", lambda r: r["cpu_user_us_per_delivery"]),
-                                ("- of it kernel", lambda r: r["cpu_kernel_us_per_delivery"]),
-                                ("latency p50 us", lambda r: r["latency_us"]["p50"]),
-                                ("latency p99 us", lambda r: r["latency_us"]["p99"])):
-                x, y = get(a[name]), get(m[name])
-                ratio = f"{x / y:.2f}" if y else "-"
-                print(f"| {name} | {metric} | {x:.2f} | {y:.2f} | {ratio} |")
+        report(rounds_of)
         for keep_alive in IDLE_KEEP_ALIVES:
-            key = f"idle bytes per connection, keep alive {keep_alive}"
-            x, y = a[key], m[key]
+            x, y = idle["assay", keep_alive], idle["mosquitto", keep_alive]
             print(f"| 10,000 idle connections, Keep Alive {keep_alive} s | bytes/connection "
-                  f"| {x:.0f} | {y:.0f} | {x / y:.2f} |")
-        write_json(results)
+                  f"| {x:.0f} | {y:.0f} | {x / y:.2f} | |")
+        write_json({name: {"scenarios": rounds_of[name],
+                           "idle_bytes_per_connection": {
+                               str(k): idle[name, k] for k in IDLE_KEEP_ALIVES}}
+                    for name, *_ in brokers})
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
 
 main()

@@ -557,13 +557,13 @@ void Engine::process(Time now) {
         }
       }
     }
-    if (links_.contains(id)) {
-      mark_dirty(link);
-      if (link.conn.state() == Connection::State::closed) {
-        links_.erase(id);  // its deadline entry, if any, is skipped when it comes
-      } else {
-        touch(link);
-      }
+    // Only this loop erases links (on_event never calls process()), so
+    // `link` is still in links_ here.
+    mark_dirty(link);
+    if (link.conn.state() == Connection::State::closed) {
+      links_.erase(id);  // its deadline entry, if any, is skipped when it comes
+    } else {
+      touch(link);
     }
   }
   save();  // before any output of this input can leave

@@ -372,6 +372,16 @@ bool encode_within(const Publish& p, Version v, std::size_t limit, Bytes& out) {
 
 template <PacketType T>
 void encode(const PublishAck<T>& p, Version v, Bytes& out) {
+  // The common acknowledgement, success without properties, is four bytes in
+  // either version (its Reason Code may be omitted in 5.0, §3.4.2.1): written
+  // directly, without the validating and counting passes.
+  if (p.packet_id != 0 && p.reason_code == ReasonCode::success && p.properties.empty() &&
+      p.layout == AckLayout::shortest) {
+    const std::uint8_t bytes[] = {first_byte(p), 2, static_cast<std::uint8_t>(p.packet_id >> 8),
+                                  static_cast<std::uint8_t>(p.packet_id & 0xFF)};
+    out.insert(out.end(), std::begin(bytes), std::end(bytes));
+    return;
+  }
   encode_one(p, v, out);
 }
 template void encode(const Puback&, Version, Bytes&);

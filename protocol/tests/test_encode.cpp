@@ -39,6 +39,45 @@ TEST(Encode, PacketsBuiltInCode) {
   EXPECT_EQ(encode(Packet(c), Version::v5), hex("20 03 00 86 00"));
 }
 
+// The single-alternative encoder writes the common acknowledgement (success,
+// no properties) in four bytes directly; every other form goes through the
+// validating encoder. Both must give the Packet encoder's bytes.
+template <class Ack>
+void expect_ack_bytes(const Ack& ack, Version v, const Bytes& expected) {
+  Bytes out{0xAA};  // appends to what the buffer holds
+  encode(ack, v, out);
+  Bytes want{0xAA};
+  want.insert(want.end(), expected.begin(), expected.end());
+  EXPECT_EQ(out, want);
+  EXPECT_EQ(encode(Packet(ack), v), expected);
+}
+
+TEST(Encode, ShortAcknowledgementsInBothVersions) {
+  for (const Version v : {Version::v3_1_1, Version::v5}) {
+    expect_ack_bytes(Puback{0x1234, ReasonCode::success, {}, {}}, v, hex("40 02 12 34"));
+    expect_ack_bytes(Pubrec{0xFFFF, ReasonCode::success, {}, {}}, v, hex("50 02 ff ff"));
+    // PUBREL's fixed header flags are 0010 [MQTT-3.6.1-1].
+    expect_ack_bytes(Pubrel{1, ReasonCode::success, {}, {}}, v, hex("62 02 00 01"));
+    expect_ack_bytes(Pubcomp{0x0100, ReasonCode::success, {}, {}}, v, hex("70 02 01 00"));
+  }
+  // Not the short form: a Reason Code, a layout that writes it, properties.
+  expect_ack_bytes(Puback{1, ReasonCode::no_matching_subscribers, {}, {}}, Version::v5,
+                   hex("40 03 00 01 10"));
+  expect_ack_bytes(Puback{1, ReasonCode::success, {}, AckLayout::reason_code}, Version::v5,
+                   hex("40 03 00 01 00"));
+  expect_ack_bytes(Pubcomp{1, ReasonCode::success, {}, AckLayout::full}, Version::v5,
+                   hex("70 04 00 01 00 00"));
+  expect_ack_bytes(
+      Pubrec{1, ReasonCode::success, {{PropertyId::reason_string, std::string("x")}}, {}},
+      Version::v5, hex("50 08 00 01 00 04 1f 00 01 78"));
+  // A zero Packet Identifier is still refused: an acknowledgement carries its
+  // PUBLISH's, never zero [MQTT-2.3.1-6].
+  Bytes out;
+  EXPECT_THROW(encode(Puback{0, ReasonCode::success, {}, {}}, Version::v5, out), EncodeError);
+  EXPECT_THROW(encode(Pubrel{0, ReasonCode::success, {}, {}}, Version::v3_1_1, out), EncodeError);
+  EXPECT_TRUE(out.empty());
+}
+
 TEST(Encode, LargePayloadUsesLongRemainingLength) {
   Publish p;
   p.topic = "t";

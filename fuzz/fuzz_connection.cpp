@@ -8,7 +8,10 @@
 //    to a client, under the version in force;
 //  - at most one CONNACK, and nothing but AUTH before it [MQTT-3.2.0-1/2];
 //  - no DISCONNECT before a successful CONNACK [MQTT-3.14.0-1];
-//  - nothing is sent after the server asked to close [MQTT-3.14.4-1].
+//  - nothing is sent after the server asked to close [MQTT-3.14.4-1];
+//  - a second server with every packet traced (so that nothing takes the
+//    four-byte acknowledgement path) sends the same bytes and reaches the
+//    same state.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -38,6 +41,7 @@ struct Harness {
   bool reject = false;
   Connack connack;
   std::deque<std::uint16_t> pending;
+  Bytes sent;  // everything the server wrote
 
   Harness(ConnectionOptions o, Connack ack, bool reject_connect)
       : server(o, Time{0}), reject(reject_connect), connack(std::move(ack)) {}
@@ -92,6 +96,7 @@ struct Harness {
     if (close_requested && server.state() == Connection::State::closed) {
       fail("bytes after close");
     }
+    sent.insert(sent.end(), out.begin(), out.end());
     client_side.set_version(server.version());
     client_side.feed(out);
     for (;;) {
@@ -132,16 +137,29 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if ((flags & 0x10) != 0) connack.properties.add(PropertyId::maximum_qos, 1u);
   if ((flags & 0x20) != 0) connack.properties.add(PropertyId::retain_available, 0u);
   Harness h(options, connack, (flags & 0x40) != 0);
+  // The same server with every packet traced, so that none is taken as a
+  // ShortAck: both must send the same bytes and reach the same state.
+  options.trace_packets = true;
+  Harness traced(options, connack, (flags & 0x40) != 0);
+  Harness* const both[] = {&h, &traced};
 
   while (!in.empty() && h.server.state() != Connection::State::closed) {
     switch (in.byte() % 6) {
       case 0:
-      case 1:  // bytes from the client
-        h.server.receive(in.take(1 + in.byte() % 64), h.now);
+      case 1: {  // bytes from the client
+        const auto bytes = in.take(1 + in.byte() % 64);
+        for (Harness* x : both)
+          x->server.receive(bytes, x->now);
         break;
+      }
       case 2: {  // time passes
-        h.now += Duration(100 * std::int64_t{in.byte()});
-        if (auto d = h.server.next_deadline(); d && *d <= h.now) h.server.handle_timeout(h.now);
+        const Duration step(100 * std::int64_t{in.byte()});
+        for (Harness* x : both) {
+          x->now += step;
+          if (auto d = x->server.next_deadline(); d && *d <= x->now) {
+            x->server.handle_timeout(x->now);
+          }
+        }
         break;
       }
       case 3: {  // a message for the client
@@ -149,25 +167,37 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         p.topic = (in.byte() & 1) != 0 ? "a/b" : "c";
         p.qos = static_cast<QoS>(in.byte() % 3);
         p.payload = SharedBytes(Bytes(in.byte(), 0x41));
-        h.server.publish(std::move(p), h.now);
+        for (Harness* x : both)
+          x->server.publish(p, x->now);
         break;
       }
       case 4:  // the application acknowledges the oldest message it holds
         if (!h.pending.empty() && h.server.state() == Connection::State::connected) {
-          h.server.acknowledge(
-              h.pending.front(), h.now,
-              (in.byte() & 1) != 0 ? ReasonCode::success : ReasonCode::not_authorized);
-          h.pending.pop_front();
+          const ReasonCode rc =
+              (in.byte() & 1) != 0 ? ReasonCode::success : ReasonCode::not_authorized;
+          for (Harness* x : both) {
+            if (x->pending.empty()) continue;  // the comparison below reports it
+            x->server.acknowledge(x->pending.front(), x->now, rc);
+            x->pending.pop_front();
+          }
         }
         break;
       default:
         if (h.server.state() == Connection::State::connected && (in.byte() & 7) == 0) {
-          h.server.disconnect(Disconnect{ReasonCode::administrative_action, {}, {}}, h.now);
+          for (Harness* x : both)
+            x->server.disconnect(Disconnect{ReasonCode::administrative_action, {}, {}}, x->now);
         }
     }
-    h.pump();
+    for (Harness* x : both)
+      x->pump();
+    if (h.sent != traced.sent || h.server.state() != traced.server.state() ||
+        h.pending != traced.pending) {
+      fail("tracing packets changed what the server sent or did");
+    }
   }
-  h.server.transport_closed(h.now);
-  h.pump();
+  for (Harness* x : both) {
+    x->server.transport_closed(x->now);
+    x->pump();
+  }
   return 0;
 }

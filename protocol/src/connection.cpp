@@ -59,8 +59,19 @@ void Connection::receive(ByteView bytes, Time now) {
   // A server waiting for its accept/reject decision leaves later packets in
   // the decoder: they are processed once the CONNACK is out, or never
   // [MQTT-3.1.4-6]. With enhanced authentication only AUTH may come.
+  // Four-byte acknowledgements skip building a Packet, unless every packet
+  // is to be reported.
+  const bool short_acks = !options_.trace_packets && options_.role != Role::any;
   while (state_ != State::closing && state_ != State::closed &&
          !(state_ == State::awaiting_decision && !authentication_method())) {
+    if (short_acks) {
+      if (const auto ack = decoder_.next_short_ack()) {
+        if (options_.role == Role::server) restart_keep_alive(now);
+        on_short_ack(*ack, now);
+        continue;
+      }
+    }
+    if (decoder_.buffered() == 0 && !decoder_.failed()) break;  // next() would need more
     DecodeResult r = decoder_.next();
     if (auto* d = std::get_if<Decoded>(&r)) {
       if (options_.role == Role::server) restart_keep_alive(now);
@@ -158,6 +169,21 @@ void Connection::on_packet(Packet packet, Time now) {
       return on_disconnect(std::get<Disconnect>(std::move(packet)), now);
     case PacketType::auth:
       return on_auth(std::get<Auth>(std::move(packet)), now);
+  }
+}
+
+// What on_packet() does with the ShortAck's packet.
+void Connection::on_short_ack(ShortAck ack, Time now) {
+  if (!allowed(ack.type, now)) return;
+  switch (ack.type) {
+    case PacketType::puback:
+      return on_puback(Puback{ack.packet_id, ReasonCode::success, {}, {}}, now);
+    case PacketType::pubrec:
+      return on_pubrec(Pubrec{ack.packet_id, ReasonCode::success, {}, {}}, now);
+    case PacketType::pubrel:
+      return on_pubrel(Pubrel{ack.packet_id, ReasonCode::success, {}, {}}, now);
+    default:
+      return on_pubcomp(Pubcomp{ack.packet_id, ReasonCode::success, {}, {}}, now);
   }
 }
 

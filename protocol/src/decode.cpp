@@ -166,15 +166,7 @@ DecodeResult StreamDecoder::next() {
   if (failure_) return *failure_;
   DecodeResult result = decode(ByteView(buffer_).subspan(read_), version_, limits_);
   if (auto* d = std::get_if<Decoded>(&result)) {
-    read_ += d->size;
-    if (read_ == buffer_.size()) {
-      buffer_.clear();
-      read_ = 0;
-    } else if (read_ >= 4096 && read_ * 2 >= buffer_.size()) {
-      // Drop consumed bytes once they are the larger part of the buffer.
-      buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(read_));
-      read_ = 0;
-    }
+    consume(d->size);
     // Everything after a CONNECT follows the version it announced.
     if (const auto* c = std::get_if<Connect>(&d->packet)) version_ = c->version;
   } else if (auto* v = std::get_if<Violation>(&result)) {
@@ -184,6 +176,47 @@ DecodeResult StreamDecoder::next() {
     read_ = 0;
   }
   return result;
+}
+
+std::optional<ShortAck> StreamDecoder::next_short_ack() {
+  if (failure_ || buffer_.size() - read_ < 4 || limits_.maximum_packet_size < 4) {
+    return std::nullopt;
+  }
+  const std::uint8_t* p = buffer_.data() + read_;
+  ShortAck ack;
+  switch (p[0]) {  // the type and its fixed header flags (PUBREL: 0010)
+    case 0x40:
+      ack.type = PacketType::puback;
+      break;
+    case 0x50:
+      ack.type = PacketType::pubrec;
+      break;
+    case 0x62:
+      ack.type = PacketType::pubrel;
+      break;
+    case 0x70:
+      ack.type = PacketType::pubcomp;
+      break;
+    default:
+      return std::nullopt;
+  }
+  if (p[1] != 2) return std::nullopt;  // a Reason Code or properties follow
+  ack.packet_id = static_cast<std::uint16_t>(p[2] << 8 | p[3]);
+  if (ack.packet_id == 0) return std::nullopt;  // next() reports it
+  consume(4);
+  return ack;
+}
+
+void StreamDecoder::consume(std::size_t n) {
+  read_ += n;
+  if (read_ == buffer_.size()) {
+    buffer_.clear();
+    read_ = 0;
+  } else if (read_ >= 4096 && read_ * 2 >= buffer_.size()) {
+    // Drop consumed bytes once they are the larger part of the buffer.
+    buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(read_));
+    read_ = 0;
+  }
 }
 
 }  // namespace assay::mqtt

@@ -5,7 +5,11 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include <optional>
 #include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "assay/mqtt/codec.hpp"
 #include "assay/mqtt/subscription_index.hpp"
@@ -112,6 +116,88 @@ RC_GTEST_PROP(CodecProperty, RandomChunksGiveTheSamePackets, ()) {
   }
   RC_ASSERT(got == sent);
   RC_ASSERT(decoder.buffered() == 0u);
+}
+
+Packet packet_of(ShortAck a) {
+  switch (a.type) {
+    case PacketType::puback:
+      return Puback{a.packet_id, ReasonCode::success, {}, {}};
+    case PacketType::pubrec:
+      return Pubrec{a.packet_id, ReasonCode::success, {}, {}};
+    case PacketType::pubrel:
+      return Pubrel{a.packet_id, ReasonCode::success, {}, {}};
+    default:
+      return Pubcomp{a.packet_id, ReasonCode::success, {}, {}};
+  }
+}
+
+// What a decoder gave, packet by packet, ending with the violation if any.
+struct Outcome {
+  std::vector<Packet> packets;
+  std::optional<std::pair<ReasonCode, std::string>> violation;
+  bool operator==(const Outcome&) const = default;
+};
+
+// next_short_ack() before next() decodes what next() alone does: the same
+// packets, the same violation, the same bytes left, whatever the chunks.
+// The stream mixes valid packets with four-byte acknowledgements and their
+// near misses (other flags, Packet Identifier 0, a longer Remaining
+// Length), and may end in random bytes.
+RC_GTEST_PROP(CodecProperty, ShortAcksDecodeAsNextDoes, ()) {
+  const Version v = *version();
+  Connect first;
+  first.version = v;
+  Bytes stream = encode(Packet(first), v);
+  const auto n = *rc::gen::inRange(1, 16);
+  for (int i = 0; i < n; ++i) {
+    if (*rc::gen::arbitrary<bool>()) {
+      const Packet p = gen::packet(v);
+      if (!std::holds_alternative<Connect>(p)) encode(p, v, stream);
+      continue;
+    }
+    const std::uint8_t type =
+        *rc::gen::element<std::uint8_t>(0x40, 0x50, 0x62, 0x70, 0x60, 0x42, 0x52, 0x72);
+    const std::uint8_t length = *rc::gen::element<std::uint8_t>(2, 2, 2, 3);
+    const std::uint16_t id = *rc::gen::element<std::uint16_t>(0, 1, 0x1234, 0xFFFF);
+    stream.insert(stream.end(), {type, length, static_cast<std::uint8_t>(id >> 8),
+                                 static_cast<std::uint8_t>(id & 0xFF)});
+    if (length == 3) stream.push_back(*rc::gen::element<std::uint8_t>(0x00, 0x10, 0x80, 0x92));
+  }
+  const auto tail = *rc::gen::container<std::vector<std::uint8_t>>(
+      *rc::gen::inRange<std::size_t>(0, 6), rc::gen::arbitrary<std::uint8_t>());
+  stream.insert(stream.end(), tail.begin(), tail.end());
+
+  StreamDecoder plain(v), quick(v);
+  Outcome a, b;
+  auto drain = [](StreamDecoder& d, Outcome& out, bool short_acks) {
+    while (!out.violation) {
+      if (short_acks) {
+        if (const auto ack = d.next_short_ack()) {
+          out.packets.push_back(packet_of(*ack));
+          continue;
+        }
+      }
+      DecodeResult r = d.next();
+      if (auto* p = std::get_if<Decoded>(&r)) {
+        out.packets.push_back(std::move(p->packet));
+      } else if (auto* bad = std::get_if<Violation>(&r)) {
+        out.violation.emplace(bad->reason, std::string(bad->statement) + ": " + bad->detail);
+      } else {
+        return;
+      }
+    }
+  };
+  std::size_t pos = 0;
+  while (pos < stream.size()) {
+    const auto chunk = std::min(stream.size() - pos, *rc::gen::inRange<std::size_t>(1, 12));
+    plain.feed(ByteView(stream).subspan(pos, chunk));
+    quick.feed(ByteView(stream).subspan(pos, chunk));
+    pos += chunk;
+    drain(plain, a, false);
+    drain(quick, b, true);
+    RC_ASSERT(a == b);
+    RC_ASSERT(plain.buffered() == quick.buffered());
+  }
 }
 
 RC_GTEST_PROP(TopicProperty, MatchingAgreesWithReference, ()) {

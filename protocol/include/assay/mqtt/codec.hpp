@@ -43,6 +43,13 @@ struct NeedMore {
 
 using DecodeResult = std::variant<Decoded, NeedMore, Violation>;
 
+// The commonest packet on a busy connection: a PUBACK, PUBREC, PUBREL or
+// PUBCOMP of success without properties, four bytes in either version.
+struct ShortAck {
+  PacketType type = PacketType::puback;
+  std::uint16_t packet_id = 0;
+};
+
 // Decodes one packet from the front of `bytes` under the rules of `version`.
 // A CONNECT is decoded under the version its Protocol Level names.
 DecodeResult decode(ByteView bytes, Version version, const DecodeLimits& limits = {});
@@ -69,6 +76,10 @@ class StreamDecoder {
   // The next packet, NeedMore when no whole packet is buffered, or the
   // violation that stopped decoding.
   DecodeResult next();
+  // The next packet if it is a well-formed ShortAck (consumed), else nothing
+  // (nothing consumed; next() decodes it, or reports what is wrong with it).
+  // Equivalent to next() for those four bytes, without building a Packet.
+  std::optional<ShortAck> next_short_ack();
   // Bytes fed but not yet returned as packets.
   std::size_t buffered() const { return buffer_.size() - read_; }
   bool failed() const { return failure_ != nullptr; }
@@ -84,6 +95,8 @@ class StreamDecoder {
  private:
   Version version_;
   DecodeLimits limits_;
+  void consume(std::size_t n);
+
   Bytes buffer_;
   std::size_t read_ = 0;
   std::unique_ptr<Violation> failure_;  // rare: kept off the decoder

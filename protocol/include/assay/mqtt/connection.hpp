@@ -265,6 +265,7 @@ class Connection {
 
   // connection.cpp: the frame of the machine
   void on_packet(Packet packet, Time now);
+  void on_short_ack(ShortAck ack, Time now);
   bool allowed(PacketType type, Time now);
   void send_packet(Packet packet, Time now);
   template <PacketType T>

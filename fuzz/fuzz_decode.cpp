@@ -5,7 +5,8 @@
 //  - every packet decode accepts encodes back to exactly the bytes it came
 //    from, and those bytes decode to an equal packet;
 //  - the StreamDecoder fed the same bytes in input-chosen chunks yields the
-//    same packets and the same final violation as one-shot decoding.
+//    same packets and the same final violation as one-shot decoding, also
+//    when asked for four-byte acknowledgements (next_short_ack) first.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -58,13 +59,21 @@ Outcome one_shot(ByteView data, Version v) {
   return out;
 }
 
-Outcome chunked(ByteView data, Version v, std::uint8_t seed) {
+// With short_acks, next_short_ack() is asked before each next(), as the
+// Connection does.
+Outcome chunked(ByteView data, Version v, std::uint8_t seed, bool short_acks) {
   Outcome out;
   StreamDecoder dec(v, DecodeLimits{64 * 1024});
   std::size_t pos = 0;
   std::uint32_t state = seed * 2654435761u + 1;
   for (;;) {
     for (;;) {
+      if (short_acks) {
+        if (const auto ack = dec.next_short_ack()) {
+          out.packets.push_back(packet_of(*ack));
+          continue;
+        }
+      }
       DecodeResult r = dec.next();
       if (auto* d = std::get_if<Decoded>(&r)) {
         out.packets.push_back(std::move(d->packet));
@@ -92,7 +101,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const Version v = (data[0] & 1) != 0 ? Version::v5 : Version::v3_1_1;
   const ByteView stream(data + 1, size - 1);
   const Outcome a = one_shot(stream, v);
-  const Outcome b = chunked(stream, v, data[0]);
+  const Outcome b = chunked(stream, v, data[0], (data[0] & 2) != 0);
   if (a.packets != b.packets) fail("chunked decoding gave other packets");
   if (a.violation != b.violation) fail("chunked decoding gave another violation");
   return 0;

@@ -178,6 +178,19 @@ DecodeResult StreamDecoder::next() {
   return result;
 }
 
+Packet packet_of(ShortAck a) {
+  switch (a.type) {
+    case PacketType::puback:
+      return Puback{a.packet_id, ReasonCode::success, {}, {}};
+    case PacketType::pubrec:
+      return Pubrec{a.packet_id, ReasonCode::success, {}, {}};
+    case PacketType::pubrel:
+      return Pubrel{a.packet_id, ReasonCode::success, {}, {}};
+    default:
+      return Pubcomp{a.packet_id, ReasonCode::success, {}, {}};
+  }
+}
+
 std::optional<ShortAck> StreamDecoder::next_short_ack() {
   if (failure_ || buffer_.size() - read_ < 4 || limits_.maximum_packet_size < 4) {
     return std::nullopt;

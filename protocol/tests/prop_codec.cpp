@@ -118,19 +118,6 @@ RC_GTEST_PROP(CodecProperty, RandomChunksGiveTheSamePackets, ()) {
   RC_ASSERT(decoder.buffered() == 0u);
 }
 
-Packet packet_of(ShortAck a) {
-  switch (a.type) {
-    case PacketType::puback:
-      return Puback{a.packet_id, ReasonCode::success, {}, {}};
-    case PacketType::pubrec:
-      return Pubrec{a.packet_id, ReasonCode::success, {}, {}};
-    case PacketType::pubrel:
-      return Pubrel{a.packet_id, ReasonCode::success, {}, {}};
-    default:
-      return Pubcomp{a.packet_id, ReasonCode::success, {}, {}};
-  }
-}
-
 // What a decoder gave, packet by packet, ending with the violation if any.
 struct Outcome {
   std::vector<Packet> packets;

@@ -49,6 +49,8 @@ struct ShortAck {
   PacketType type = PacketType::puback;
   std::uint16_t packet_id = 0;
 };
+// The packet a ShortAck stands for, as decode() gives it.
+Packet packet_of(ShortAck ack);
 
 // Decodes one packet from the front of `bytes` under the rules of `version`.
 // A CONNECT is decoded under the version its Protocol Level names.

@@ -136,11 +136,36 @@ def measure_one(broker, name, scenario, qos, clients, messages, rate):
     return r
 
 
-METRICS = (("CPU us/delivery", lambda r: r["cpu_us_per_delivery"]),
-           ("- of it user", lambda r: r["cpu_user_us_per_delivery"]),
-           ("- of it kernel", lambda r: r["cpu_kernel_us_per_delivery"]),
-           ("latency p50 us", lambda r: r["latency_us"]["p50"]),
-           ("latency p99 us", lambda r: r["latency_us"]["p99"]))
+def cpu(r):
+    return r["cpu_us_per_delivery"]
+
+
+def user(r):
+    return r["cpu_user_us_per_delivery"]
+
+
+def kernel(r):
+    return r["cpu_kernel_us_per_delivery"]
+
+
+def p50(r):
+    return r["latency_us"]["p50"]
+
+
+def p99(r):
+    return r["latency_us"]["p99"]
+
+
+# Each row of the report: its name, the figure taken from assay's result and
+# the one taken from Mosquitto's.
+ROWS = (("CPU us/delivery", cpu, cpu),
+        ("- of it user", user, user),
+        ("- of it kernel", kernel, kernel),
+        ("latency p50 us", p50, p50),
+        ("latency p99 us", p99, p99),
+        # How low the CPU ratio could go if assay's user time were zero: its
+        # kernel time (the sockets' work) against Mosquitto's total.
+        ("floor: assay kernel vs mosquitto CPU", kernel, cpu))
 
 
 def median(values):
@@ -256,16 +281,8 @@ def report(rounds_of):
     print("| scenario | metric | assay | mosquitto | ratio | ratio per round |")
     print("|---|---|---|---|---|---|")
     for name, *_ in SCENARIOS:
-        rows = list(METRICS) + [
-            # How low the CPU ratio could go if assay's user time were zero:
-            # its kernel time (the sockets' work) against Mosquitto's total.
-            ("floor: assay kernel vs mosquitto CPU", None)]
-        for metric, get in rows:
-            if get is None:
-                xs = [r["cpu_kernel_us_per_delivery"] for r in a[name]]
-                ys = [r["cpu_us_per_delivery"] for r in m[name]]
-            else:
-                xs, ys = [get(r) for r in a[name]], [get(r) for r in m[name]]
+        for metric, get_assay, get_peer in ROWS:
+            xs, ys = [get_assay(r) for r in a[name]], [get_peer(r) for r in m[name]]
             x, y = median(xs), median(ys)
             ratio = f"{x / y:.2f}" if y else "-"
             each = ", ".join(f"{p / q:.2f}" if q else "-" for p, q in zip(xs, ys))

@@ -197,22 +197,13 @@ std::optional<ShortAck> StreamDecoder::next_short_ack() {
   }
   const std::uint8_t* p = buffer_.data() + read_;
   ShortAck ack;
-  switch (p[0]) {  // the type and its fixed header flags (PUBREL: 0010)
-    case 0x40:
-      ack.type = PacketType::puback;
-      break;
-    case 0x50:
-      ack.type = PacketType::pubrec;
-      break;
-    case 0x62:
-      ack.type = PacketType::pubrel;
-      break;
-    case 0x70:
-      ack.type = PacketType::pubcomp;
-      break;
-    default:
-      return std::nullopt;
+  ack.type = static_cast<PacketType>(p[0] >> 4);
+  if (ack.type != PacketType::puback && ack.type != PacketType::pubrec &&
+      ack.type != PacketType::pubrel && ack.type != PacketType::pubcomp) {
+    return std::nullopt;
   }
+  // Fixed header flags 0000, PUBREL's 0010 [MQTT-3.6.1-1]: others are next()'s to report.
+  if ((p[0] & 0x0F) != (ack.type == PacketType::pubrel ? 0x02 : 0x00)) return std::nullopt;
   if (p[1] != 2) return std::nullopt;  // a Reason Code or properties follow
   ack.packet_id = static_cast<std::uint16_t>(p[2] << 8 | p[3]);
   if (ack.packet_id == 0) return std::nullopt;  // next() reports it

@@ -95,10 +95,10 @@ class StreamDecoder {
   }
 
  private:
+  void consume(std::size_t n);  // n bytes were returned as a packet
+
   Version version_;
   DecodeLimits limits_;
-  void consume(std::size_t n);
-
   Bytes buffer_;
   std::size_t read_ = 0;
   std::unique_ptr<Violation> failure_;  // rare: kept off the decoder

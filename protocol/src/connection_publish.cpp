@@ -38,10 +38,7 @@ Ticket Connection::publish(Publish message, Time now) {
   require(static_cast<unsigned>(message.qos) <= 2, "QoS must be 0, 1 or 2");
   message.dup = false;
   message.packet_id = 0;
-  const bool can_send_now =
-      state_ == State::connected && session_.queue_.empty() &&
-      (message.qos == QoS::at_most_once || sent_count(session_.inflight_) < peer_receive_maximum_);
-  if (can_send_now) {
+  if (can_publish(message.qos)) {
     const Ticket t = session_.next_ticket_++;
     send_publish(nullptr, std::move(message), t, now);
     return t;
@@ -53,6 +50,26 @@ Ticket Connection::publish(Publish message, Time now) {
     complete(t, 0, qos, Outcome::discarded, ReasonCode::quota_exceeded);
   }
   return t;
+}
+
+void Connection::publish_as(Ticket ticket, Publish message, Time now) {
+  require(options_.role != Role::any, "publish_as() is not for the any role; use send()");
+  require(static_cast<unsigned>(message.qos) <= 2, "QoS must be 0, 1 or 2");
+  message.dup = false;
+  message.packet_id = 0;
+  if (can_publish(message.qos)) return send_publish(nullptr, std::move(message), ticket, now);
+  const QoS qos = message.qos;
+  if (!session_.has_room(message)) {
+    return complete(ticket, 0, qos, Outcome::discarded, ReasonCode::quota_exceeded);
+  }
+  session_.queued_bytes_ += message.topic.size() + message.payload.size();
+  session_.queue_.push_back(Queued{ticket, std::move(message), now});
+}
+
+bool Connection::can_publish(QoS qos) const {
+  if (state_ != State::connected || !session_.queue_.empty()) return false;
+  return qos == QoS::at_most_once ||
+         (sent_count(session_.inflight_) < peer_receive_maximum_ && packet_id_available());
 }
 
 // Sends a new message (entry == nullptr) or retransmits an in-flight one.
@@ -151,7 +168,10 @@ void Connection::drain(Time now) {
   }
   while (!blocked && !session_.queue_.empty() && state_ == State::connected) {
     Queued& front = session_.queue_.front();
-    if (front.publish.qos != QoS::at_most_once && sent >= peer_receive_maximum_) break;
+    if (front.publish.qos != QoS::at_most_once &&
+        (sent >= peer_receive_maximum_ || !packet_id_available())) {
+      break;  // wait for quota or a free Packet Identifier
+    }
     Queued q = std::move(front);
     session_.queue_.pop_front();
     session_.queued_bytes_ -= q.publish.topic.size() + q.publish.payload.size();

@@ -51,6 +51,7 @@ void Connection::on_suback(Suback packet, Time now) {
   subscribes_.erase(packet.packet_id);
   session_.release_packet_id(packet.packet_id);
   emit(event::SubscribeAcked{std::move(packet)});
+  drain(now);  // a message may have waited for the Packet Identifier
 }
 
 void Connection::on_unsuback(Unsuback packet, Time now) {
@@ -70,6 +71,7 @@ void Connection::on_unsuback(Unsuback packet, Time now) {
   unsubscribes_.erase(packet.packet_id);
   session_.release_packet_id(packet.packet_id);
   emit(event::UnsubscribeAcked{std::move(packet)});
+  drain(now);  // a message may have waited for the Packet Identifier
 }
 
 void Connection::on_subscribe(Subscribe packet, Time now) {

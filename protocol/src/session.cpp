@@ -78,6 +78,13 @@ std::optional<std::uint16_t> Session::allocate_packet_id() {
   return std::nullopt;
 }
 
+bool Session::restore_inflight(InFlight entry) {
+  if (entry.publish.packet_id == 0 || !used_ids_.insert(entry.publish.packet_id)) return false;
+  entry.sent = false;
+  inflight_.push_back(std::move(entry));
+  return true;
+}
+
 void Session::clear() {
   inflight_.clear();
   queue_.clear();

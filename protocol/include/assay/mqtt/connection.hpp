@@ -201,6 +201,17 @@ class Connection {
   // ticket its PublishCompleted will carry. Topic, QoS, RETAIN, properties
   // and payload are used; DUP and the packet id are the connection's.
   Ticket publish(Publish message, Time now);
+  // The same under a ticket the driver chose: a client engine that queues
+  // messages itself and numbers them across connections hands each one over
+  // once can_publish() says it goes out now. The driver keeps tickets unique.
+  void publish_as(Ticket ticket, Publish message, Time now);
+  // Whether publish() would send `qos` at once rather than queue it: the
+  // connection is up, nothing is queued ahead, and for QoS 1/2 the peer's
+  // Receive Maximum leaves quota and a Packet Identifier is free.
+  bool can_publish(QoS qos) const;
+  // Whether a Packet Identifier is free for a SUBSCRIBE or UNSUBSCRIBE (all
+  // 65,535 may be held by messages in flight and open requests).
+  bool packet_id_available() const { return session_.used_ids_.size() < 65535; }
   // With manual_ack: the received QoS 1/2 message `packet_id` is owned (or
   // refused with a code >= 0x80). Acks still leave in receive order
   // [MQTT-4.6.0-2], [MQTT-4.6.0-3].

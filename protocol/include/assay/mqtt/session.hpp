@@ -100,6 +100,13 @@ class Session {
   // Discards all state but the client id, expiry and limits (Clean Start).
   void clear();
 
+  // For a driver rebuilding a session it stored piece by piece (the client
+  // engine's store): an in-flight message, appended after those restored
+  // before it (false if its Packet Identifier is 0 or already in use), and
+  // an incoming QoS 2 Packet Identifier awaiting PUBREL.
+  bool restore_inflight(InFlight entry);
+  void restore_incoming_qos2(std::uint16_t id) { incoming_qos2_.insert(id); }
+
   // A stable binary form (versioned) for persistence; parse() returns
   // nullopt on anything it did not write.
   Bytes serialize() const;

@@ -183,6 +183,7 @@ class Engine {
 
   // ---- outputs ------------------------------------------------------------
   std::optional<Event> poll_event();
+  bool has_events() const { return !events_.empty(); }
   bool poll_transmit(mqtt::Bytes& out);
   std::optional<Time> next_deadline() const;
 

@@ -1,5 +1,6 @@
 // Delivery under load: publishers and subscribers with QoS 1 or 2, windows
-// of in-flight messages and reconnects with session resumption. Every
+// of in-flight messages and reconnects with session resumption, the clients
+// being the client engine of assay/client/engine.hpp. Every
 // message is numbered; the case reports, per subscriber, what was lost,
 // duplicated, out of order or unexpected (../shared/GUARANTEES.md, L1, L2,
 // S4, S8). The clients are our own protocol Connection in the client role,
@@ -8,7 +9,7 @@
 #include <map>
 #include <set>
 
-#include "assay/mqtt/connection.hpp"
+#include "assay/client/engine.hpp"
 #include "cases.hpp"
 
 namespace assay::conformance {
@@ -17,33 +18,35 @@ using namespace detail;
 
 namespace {
 
-// A client Connection driven over a Link.
+// A client engine (the one the library and the simulator use) driven over
+// a Link. Its reconnect waits nothing (Backoff initial 0), so a drop is
+// followed by a reconnect on the next step, resuming the session.
 class Client {
  public:
-  Client(Context& ctx, std::string name, Connect connect)
-      : ctx_(ctx), name_(std::move(name)), connect_(std::move(connect)) {}
-
-  void open(Session session) {
-    ConnectionOptions o;
-    o.role = Role::client;
-    o.version = ctx_.version;
-    o.trace_packets = true;
-    conn_ = std::make_unique<Connection>(o, ctx_.net.now());
-    link_ = ctx_.net.connect();
-    Connect c = connect_;
-    if (ctx_.options.username) c.username = ctx_.options.username;
-    if (ctx_.options.password) c.password = ctx_.options.password;
-    conn_->connect(std::move(c), std::move(session), ctx_.net.now());
-    connected_ = false;
-    ++connections_;
+  Client(Context& ctx, std::string name, Connect connect, std::size_t queue)
+      : ctx_(ctx), name_(std::move(name)) {
+    client::ClientConfig c;
+    c.connect = std::move(connect);
+    if (ctx_.options.username) c.connect.username = ctx_.options.username;
+    if (ctx_.options.password) c.connect.password = ctx_.options.password;
+    c.reconnect.initial = Duration{0};
+    c.reconnect.maximum = Duration{0};
+    c.queue.max_messages = queue;
+    c.queue.max_bytes = queue * 1024;
+    c.trace_packets = true;
+    c.connect_timeout = ctx_.options.timeout;
+    engine_ = std::make_unique<client::Engine>(
+        std::move(c), [] { return std::uint64_t{0}; }, ctx_.net.now());
+    engine_->start(ctx_.net.now());
   }
-  // A network failure: the session (in-flight messages, QoS 2 ids) is kept.
+
+  // A network failure: the engine keeps its session and reconnects.
   void drop_and_reconnect() {
+    if (!link_) return;
     link_->close();
-    conn_->transport_closed(ctx_.net.now());
-    drain_events();
-    Session s = conn_->take_session();
-    open(std::move(s));
+    link_.reset();
+    connected_ = false;
+    engine_->transport_closed(ctx_.net.now());
   }
   void close() {
     if (link_) link_->close();
@@ -52,28 +55,27 @@ class Client {
   // Moves bytes both ways and collects events; true when anything happened.
   bool step() {
     bool moved = false;
+    const Time now = ctx_.net.now();
     Bytes in;
-    if (link_->read(in)) {
-      conn_->receive(in, ctx_.net.now());
+    if (link_ && link_->read(in)) {
+      engine_->receive(in, now);
       moved = true;
     }
-    if (auto d = conn_->next_deadline(); d && *d <= ctx_.net.now()) {
-      conn_->handle_timeout(ctx_.net.now());
-    }
+    if (auto d = engine_->next_deadline(); d && *d <= now) engine_->handle_timeout(now);
     moved = drain_events() || moved;
     Bytes out;
-    while (conn_->poll_transmit(out)) {
+    while (link_ && engine_->poll_transmit(out)) {
       link_->write(out);
       out.clear();
       moved = true;
     }
-    if (link_->peer_closed() && !conn_->ended()) {
+    if (link_ && link_->peer_closed()) {
       ctx_.fail(name_ + ": the broker closed the connection during the stress run");
     }
     return moved;
   }
 
-  Connection& conn() { return *conn_; }
+  client::Engine& engine() { return *engine_; }
   bool connected() const { return connected_; }
   std::vector<Publish> received;
   std::map<Ticket, bool> completed;  // ticket -> acknowledged
@@ -83,23 +85,36 @@ class Client {
  private:
   bool drain_events() {
     bool any = false;
-    while (auto e = conn_->poll_event()) {
+    while (auto e = engine_->poll_event()) {
       any = true;
-      if (auto* in = std::get_if<event::PacketReceived>(&*e)) {
+      if (auto* in = std::get_if<client::event::PacketReceived>(&*e)) {
         ctx_.log(name_, '<', describe(in->packet, ctx_.version));
-      } else if (auto* t = std::get_if<event::PacketSent>(&*e)) {
+      } else if (auto* t = std::get_if<client::event::PacketSent>(&*e)) {
         ctx_.log(name_, '>', describe(t->packet, ctx_.version));
-      } else if (std::holds_alternative<event::Connected>(*e)) {
+      } else if (std::holds_alternative<client::event::OpenTransport>(*e)) {
+        link_ = ctx_.net.connect();
+        ++connections_;
+        engine_->transport_opened(ctx_.net.now());
+      } else if (std::holds_alternative<client::event::CloseTransport>(*e)) {
+        Bytes out;
+        if (link_ && engine_->poll_transmit(out)) link_->write(out);
+        if (link_) link_->close();
+        link_.reset();
+        engine_->transport_closed(ctx_.net.now());
+      } else if (std::holds_alternative<client::event::Connected>(*e)) {
         connected_ = true;
-      } else if (auto* m = std::get_if<event::MessageReceived>(&*e)) {
+      } else if (auto* m = std::get_if<client::event::Message>(&*e)) {
         received.push_back(std::move(m->message));
-      } else if (auto* c = std::get_if<event::PublishCompleted>(&*e)) {
+      } else if (auto* c = std::get_if<client::event::PublishDone>(&*e)) {
         completed[c->ticket] = c->outcome == Outcome::acknowledged;
-      } else if (std::holds_alternative<event::SubscribeAcked>(*e)) {
+      } else if (std::holds_alternative<client::event::SubscribeDone>(*e)) {
         ++subacks;
-      } else if (auto* r = std::get_if<event::ConnectRefused>(&*e)) {
-        ctx_.fail(name_ + ": CONNACK refused with " +
-                  std::to_string(static_cast<unsigned>(r->connack.reason_code)));
+      } else if (auto* l = std::get_if<client::event::ConnectionLost>(&*e)) {
+        if (l->cause == client::Cause::refused) {
+          ctx_.fail(
+              name_ + ": CONNACK refused with " +
+              std::to_string(static_cast<unsigned>(l->reason_code.value_or(ReasonCode::success))));
+        }
       }
     }
     return any;
@@ -107,8 +122,7 @@ class Client {
 
   Context& ctx_;
   std::string name_;
-  Connect connect_;
-  std::unique_ptr<Connection> conn_;
+  std::unique_ptr<client::Engine> engine_;
   std::unique_ptr<Link> link_;
   bool connected_ = false;
 };
@@ -118,6 +132,7 @@ void run_stress(Context& ctx, QoS qos) {
   constexpr std::size_t publishers = 3;
   constexpr std::size_t subscribers = 2;
   const std::size_t n = ctx.options.stress_messages;
+  const std::size_t queue = n + 16;  // everything is published at once
   std::vector<std::string> topics;
   for (std::size_t p = 0; p < publishers; ++p)
     topics.push_back(ctx.topic("stress/p" + std::to_string(p)));
@@ -153,17 +168,15 @@ void run_stress(Context& ctx, QoS qos) {
     const std::string id = ctx.client_id();
     ctx.end_session_later(id);
     all.push_back(std::make_unique<Client>(ctx, "subscriber" + std::to_string(s),
-                                           ctx.connect_packet(id, false, 300)));
+                                           ctx.connect_packet(id, false, 300), queue));
     subs.push_back(all.back().get());
-    subs.back()->open(Session(id));
   }
   for (std::size_t p = 0; p < publishers; ++p) {
     const std::string id = ctx.client_id();
     ctx.end_session_later(id);
     all.push_back(std::make_unique<Client>(ctx, "publisher" + std::to_string(p),
-                                           ctx.connect_packet(id, false, 300)));
+                                           ctx.connect_packet(id, false, 300), queue));
     pubs.push_back(all.back().get());
-    pubs.back()->open(Session(id));
   }
   loop_until(
       [&] { return std::all_of(all.begin(), all.end(), [](auto& c) { return c->connected(); }); },
@@ -172,7 +185,7 @@ void run_stress(Context& ctx, QoS qos) {
     Subscribe sub;
     for (const std::string& t : topics)
       sub.subscriptions.push_back({t, {qos, false, false, 0}});
-    s->conn().subscribe(std::move(sub), ctx.net.now());
+    s->engine().subscribe(std::move(sub.subscriptions), ctx.net.now());
   }
   // Wait for the SUBACKs (the subscribe completes when the Connection says
   // so; one round of traffic with nothing left in flight is enough).
@@ -182,12 +195,12 @@ void run_stress(Context& ctx, QoS qos) {
       },
       "SUBACK", all);
 
-  // Publish everything at once: the Connections keep the in-flight window
-  // and queue the rest. Reconnect subscribers and publishers mid-stream.
+  // Publish everything at once: the engines keep the in-flight window and
+  // queue the rest. Reconnect subscribers and publishers mid-stream.
   for (std::size_t i = 0; i < n; ++i) {
     for (std::size_t p = 0; p < publishers; ++p) {
       const std::string body = std::to_string(p) + ":" + std::to_string(i);
-      pubs[p]->conn().publish(message(topics[p], body, qos), ctx.net.now());
+      pubs[p]->engine().publish(message(topics[p], body, qos), ctx.net.now());
     }
   }
   std::vector<std::size_t> drops_done(all.size(), 0);

@@ -4,7 +4,6 @@
 // the engine's completion events.
 #include "assay/client/client.hpp"
 
-#include <array>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -296,23 +295,22 @@ class Impl : public std::enable_shared_from_this<Impl> {
     if (!transport_ || read_paused_ || reading_) return;
     reading_ = true;
     const std::uint64_t gen = generation_;
-    transport_->async_read_some(
-        asio::buffer(read_buffer_), [self = shared_from_this(), gen](error_code ec, std::size_t n) {
-          Impl& s = *self;
-          s.reading_ = false;
-          if (gen != s.generation_) return;
-          if (ec) {
-            s.close_transport();
-          } else {
-            s.engine_.receive(ByteView(s.read_buffer_.data(), n), s.now());
-            if (s.message_handler || s.buffered_.size() < s.options_.max_buffered_messages) {
-              s.start_read();
-            } else {
-              s.read_paused_ = true;
-            }
-          }
-          s.process();
-        });
+    transport_->async_receive([self = shared_from_this(), gen](error_code ec, ByteView bytes) {
+      Impl& s = *self;
+      s.reading_ = false;
+      if (gen != s.generation_) return;
+      if (ec) {
+        s.close_transport();
+      } else {
+        s.engine_.receive(bytes, s.now());
+        if (s.message_handler || s.buffered_.size() < s.options_.max_buffered_messages) {
+          s.start_read();
+        } else {
+          s.read_paused_ = true;
+        }
+      }
+      s.process();
+    });
   }
 
   void flush() {
@@ -375,7 +373,6 @@ class Impl : public std::enable_shared_from_this<Impl> {
   std::shared_ptr<Transport> transport_;
   std::uint64_t generation_ = 0;  // of transport_: handlers of an older one do nothing
   error_code last_transport_error_;
-  std::array<std::uint8_t, 64 * 1024> read_buffer_{};
   Bytes out_;
   Bytes writing_buffer_;
   bool reading_ = false;

@@ -2,6 +2,7 @@
 
 #include <openssl/ssl.h>
 
+#include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -37,11 +38,23 @@ class TcpTransport final : public Transport {
  public:
   explicit TcpTransport(const asio::any_io_executor& ex) : resolver_(ex), socket_(ex) {}
   void async_open(const Server& server, Done done) override {
-    open_socket(shared_from_this(), resolver_, socket_, server, std::move(done));
+    open_socket(shared_from_this(), resolver_, socket_, server, [this, done](error_code ec) {
+      if (!ec) socket_.non_blocking(true, ec);
+      done(ec);
+    });
   }
-  void async_read_some(asio::mutable_buffer b, Transferred done) override {
-    socket_.async_read_some(b, [self = shared_from_this(), done = std::move(done)](
-                                   error_code ec, std::size_t n) { done(ec, n); });
+  void async_receive(Received done) override {
+    socket_.async_wait(tcp::socket::wait_read,
+                       [this, self = shared_from_this(), done = std::move(done)](error_code ec) {
+                         if (ec) return done(ec, {});
+                         // One buffer per thread: the bytes are handed over before it is reused.
+                         thread_local std::array<std::uint8_t, 64 * 1024> buffer;
+                         const std::size_t n = socket_.read_some(asio::buffer(buffer), ec);
+                         if (ec == asio::error::would_block || ec == asio::error::try_again) {
+                           return async_receive(done);  // woken for nothing: wait again
+                         }
+                         done(ec, mqtt::ByteView(buffer.data(), ec ? 0 : n));
+                       });
   }
   void async_write(asio::const_buffer b, Transferred done) override {
     asio::async_write(socket_, b,
@@ -81,9 +94,15 @@ class TlsTransport final : public Transport {
       stream_.async_handshake(ssl::stream_base::client, [self, done](error_code e) { done(e); });
     });
   }
-  void async_read_some(asio::mutable_buffer b, Transferred done) override {
-    stream_.async_read_some(b, [self = shared_from_this(), done = std::move(done)](
-                                   error_code ec, std::size_t n) { done(ec, n); });
+  void async_receive(Received done) override {
+    // OpenSSL may hold decrypted bytes the socket no longer shows: read
+    // through the stream, into a buffer of this connection's.
+    if (buffer_.empty()) buffer_.resize(16 * 1024);  // a TLS record
+    stream_.async_read_some(
+        asio::buffer(buffer_),
+        [this, self = shared_from_this(), done = std::move(done)](error_code ec, std::size_t n) {
+          done(ec, mqtt::ByteView(buffer_.data(), ec ? 0 : n));
+        });
   }
   void async_write(asio::const_buffer b, Transferred done) override {
     asio::async_write(stream_, b,
@@ -102,6 +121,7 @@ class TlsTransport final : public Transport {
   TlsOptions options_;
   tcp::resolver resolver_;
   ssl::stream<tcp::socket> stream_;
+  mqtt::Bytes buffer_;
 };
 
 std::string ssl_error_text(const boost::system::system_error& e) {

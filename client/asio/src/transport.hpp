@@ -20,9 +20,14 @@ class Transport : public std::enable_shared_from_this<Transport> {
  public:
   using Done = std::function<void(error_code)>;
   using Transferred = std::function<void(error_code, std::size_t)>;
+  // The bytes read, valid during the call only.
+  using Received = std::function<void(error_code, mqtt::ByteView)>;
   virtual ~Transport() = default;
   virtual void async_open(const Server& server, Done done) = 0;
-  virtual void async_read_some(boost::asio::mutable_buffer buffer, Transferred done) = 0;
+  // Waits for bytes and hands over what is there. TCP waits for the socket
+  // to be readable and reads into a buffer the thread shares, so an idle
+  // connection holds no read buffer; TLS reads into one of its own.
+  virtual void async_receive(Received done) = 0;
   virtual void async_write(boost::asio::const_buffer buffer, Transferred done) = 0;
   // Ends the connection at once; pending operations complete with an error.
   virtual void close() = 0;

@@ -1,12 +1,15 @@
 // `assay bench HOST[:PORT]`: a load generator for any MQTT broker. Clients
-// are our protocol Connection over Boost.Asio, all on one thread. Payloads
-// carry their send time, so subscribers measure end-to-end latency.
+// are the client library's (assay/client/client.hpp), all on one thread.
+// Payloads carry their send time, so subscribers measure end-to-end
+// latency. A run ends when every message is acknowledged and every copy
+// delivered (QoS 0: or two seconds after the last publish).
 #include "bench_command.hpp"
 
 #include <utility>  // before Asio: Boost 1.74 uses std::exchange unincluded
 
 #include <algorithm>
-#include <boost/asio.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -14,7 +17,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "assay/mqtt/connection.hpp"
+#include "assay/client/client.hpp"
 #include "host_port.hpp"
 
 namespace assay::tools {
@@ -22,7 +25,6 @@ namespace assay::tools {
 namespace {
 
 namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using namespace mqtt;
 
@@ -40,29 +42,11 @@ struct BenchArgs {
   bool json = false;
 };
 
-class Bench;
-
-class Client {
- public:
-  Client(Bench& bench, std::size_t index, bool subscriber);
-  void start(const tcp::endpoint& ep);
-  Connection& conn() { return *conn_; }
-  bool connected = false;
-  bool subscribed = false;
-  bool subscriber;
-  std::size_t index;
-  void flush();
-
- private:
-  void read();
-  void on_events();
-
-  Bench& bench_;
-  tcp::socket socket_;
-  std::unique_ptr<Connection> conn_;
-  std::array<std::uint8_t, 65536> buffer_{};
-  Bytes pending_;
-  bool writing_ = false;
+// One bench client: the client library's Client, counted by the Bench.
+struct BenchClient {
+  std::unique_ptr<client::Client> client;
+  std::size_t index = 0;
+  bool subscriber = false;
 };
 
 class Bench {
@@ -72,11 +56,12 @@ class Bench {
   const BenchArgs& args;
   asio::io_context io;
   asio::steady_timer timer;
-  std::vector<std::unique_ptr<Client>> clients;
-  std::vector<Client*> publishers;
-  std::vector<Client*> subscribers;
+  std::vector<std::unique_ptr<BenchClient>> clients;
+  std::vector<BenchClient*> publishers;
+  std::vector<BenchClient*> subscribers;
   std::vector<std::int64_t> latencies_ns;
   std::size_t published = 0;
+  std::size_t acknowledged = 0;
   std::size_t delivered = 0;
   std::size_t expected = 0;
   std::size_t connected = 0;
@@ -86,14 +71,13 @@ class Bench {
   Clock::time_point last_publish;
   Clock::time_point finished;
 
-  Time now() const { return std::chrono::duration_cast<Time>(Clock::now().time_since_epoch()); }
   Version version() const { return args.version == "3.1.1" ? Version::v3_1_1 : Version::v5; }
-  std::string topic_for(const Client& publisher) const {
+  std::string topic_for(const BenchClient& publisher) const {
     if (args.scenario == "fan-out") return "bench/out";
     if (args.scenario == "fan-in") return "bench/in/" + std::to_string(publisher.index);
     return "bench/pair/" + std::to_string(publisher.index);
   }
-  std::string filter_for(const Client& subscriber) const {
+  std::string filter_for(const BenchClient& subscriber) const {
     if (args.scenario == "fan-out") return "bench/out";
     if (args.scenario == "fan-in") return "bench/in/+";
     return "bench/pair/" + std::to_string(subscriber.index);
@@ -101,6 +85,55 @@ class Bench {
   std::size_t copies_per_message() const {
     return args.scenario == "fan-out" ? subscribers.size() : 1;
   }
+
+  void error(const std::string& what) {
+    if (finished != Clock::time_point{}) return;
+    ++errors;
+    std::cerr << "assay bench: " << what << '\n';
+    io.stop();
+  }
+
+  void add(std::size_t index, bool subscriber, const client::Server& server) {
+    client::Options o;
+    o.engine.servers = {server};
+    o.engine.connect.version = version();
+    o.engine.connect.keep_alive = args.keep_alive;
+    o.engine.connect.client_id = std::string(subscriber ? "bs" : "bp") + std::to_string(index) +
+                                 "-" +
+                                 std::to_string(Clock::now().time_since_epoch().count() % 1000000);
+    o.engine.reconnect.enabled = false;  // a lost connection is a failed run
+    // Everything may be published before the broker's window lets it out.
+    o.engine.queue.max_messages = args.messages + 1;
+    o.engine.queue.max_bytes = (args.messages + 1) * (args.payload + 64);
+    auto c = std::make_unique<BenchClient>();
+    c->client = std::make_unique<client::Client>(io.get_executor(), std::move(o));
+    c->index = index;
+    c->subscriber = subscriber;
+    if (subscriber) {
+      c->client->set_message_handler([this](const Publish& m) { on_message(m); });
+    }
+    c->client->set_event_handler([this](const client::Event& e) {
+      if (std::holds_alternative<client::event::ConnectionLost>(e)) {
+        error("the broker refused or closed a connection");
+      }
+    });
+    (subscriber ? subscribers : publishers).push_back(c.get());
+    clients.push_back(std::move(c));
+  }
+
+  void start(BenchClient& c) {
+    c.client->async_connect([this, &c](client::error_code ec, const Connack&) {
+      if (ec) return error("connect: " + ec.message());
+      ++connected;
+      if (!c.subscriber) return;
+      c.client->async_subscribe(filter_for(c), static_cast<QoS>(args.qos),
+                                [this](client::error_code e, ReasonCode) {
+                                  if (e) return error("subscribe: " + e.message());
+                                  ++subscribed;
+                                });
+    });
+  }
+
   void on_message(const Publish& m) {
     ++delivered;
     if (m.payload.size() >= 8) {
@@ -108,7 +141,15 @@ class Bench {
       std::memcpy(&sent, m.payload.data(), 8);
       latencies_ns.push_back(Clock::now().time_since_epoch().count() - sent);
     }
-    if (published == args.messages && delivered >= expected) finish();
+    check_done();
+  }
+  // Done when every message is published and acknowledged, and every copy
+  // delivered; QoS 0 may lose some, so there the run also ends two seconds
+  // after the last publish.
+  void check_done() {
+    if (published == args.messages && acknowledged == args.messages && delivered >= expected) {
+      finish();
+    }
   }
   void finish() {
     if (finished != Clock::time_point{}) return;
@@ -121,16 +162,19 @@ class Bench {
                                     : published + 64 * publishers.size();
     due = std::min(due, args.messages);
     while (published < due) {
-      Client& p = *publishers[published % publishers.size()];
-      Publish m;
-      m.topic = topic_for(p);
-      m.qos = static_cast<QoS>(args.qos);
+      BenchClient& p = *publishers[published % publishers.size()];
       Bytes body(std::max<std::size_t>(args.payload, 8), 'x');
       const std::int64_t t = Clock::now().time_since_epoch().count();
       std::memcpy(body.data(), &t, 8);
+      Publish m;
+      m.topic = topic_for(p);
+      m.qos = static_cast<QoS>(args.qos);
       m.payload = SharedBytes(std::move(body));
-      p.conn().publish(std::move(m), now());
-      p.flush();
+      p.client->async_publish(std::move(m), [this](client::error_code ec, ReasonCode) {
+        if (ec) return error("publish: " + ec.message());
+        ++acknowledged;
+        check_done();
+      });
       ++published;
     }
     if (published == args.messages) last_publish = Clock::now();
@@ -142,14 +186,11 @@ class Bench {
         expected = args.messages * copies_per_message();
       }
       if (published < args.messages) publish_due();
-      // QoS 0 may be dropped: stop two seconds after the last publish.
-      if (published == args.messages && Clock::now() - last_publish > std::chrono::seconds(2)) {
+      if (args.qos == 0 && published == args.messages &&
+          Clock::now() - last_publish > std::chrono::seconds(2)) {
         finish();
         return;
       }
-    }
-    for (auto& c : clients) {
-      if (auto d = c->conn().next_deadline(); d && *d <= now()) c->conn().handle_timeout(now());
     }
     timer.expires_after(std::chrono::milliseconds(1));
     timer.async_wait([this](boost::system::error_code ec) {
@@ -157,98 +198,6 @@ class Bench {
     });
   }
 };
-
-Client::Client(Bench& bench, std::size_t i, bool sub)
-    : subscriber(sub), index(i), bench_(bench), socket_(bench.io) {
-  ConnectionOptions o;
-  o.role = Role::client;
-  o.version = bench.version();
-  conn_ = std::make_unique<Connection>(o, bench.now());
-}
-
-void Client::start(const tcp::endpoint& ep) {
-  socket_.async_connect(ep, [this](boost::system::error_code ec) {
-    if (ec) {
-      ++bench_.errors;
-      std::cerr << "assay bench: connect: " << ec.message() << '\n';
-      bench_.io.stop();
-      return;
-    }
-    socket_.set_option(tcp::no_delay(true));
-    Connect c;
-    c.version = bench_.version();
-    c.keep_alive = bench_.args.keep_alive;
-    c.client_id = std::string(subscriber ? "bs" : "bp") + std::to_string(index) + "-" +
-                  std::to_string(Clock::now().time_since_epoch().count() % 1000000);
-    conn_->connect(std::move(c), Session(), bench_.now());
-    flush();
-    read();
-  });
-}
-
-void Client::read() {
-  socket_.async_read_some(
-      asio::buffer(buffer_), [this](boost::system::error_code ec, std::size_t n) {
-        if (ec) {
-          if (bench_.finished == Clock::time_point{}) {
-            ++bench_.errors;
-            std::cerr << "assay bench: connection lost: " << ec.message() << '\n';
-            bench_.io.stop();
-          }
-          return;
-        }
-        conn_->receive(ByteView(buffer_.data(), n), bench_.now());
-        on_events();
-        flush();
-        read();
-      });
-}
-
-void Client::on_events() {
-  while (auto e = conn_->poll_event()) {
-    if (std::holds_alternative<event::Connected>(*e)) {
-      connected = true;
-      ++bench_.connected;
-      if (subscriber) {
-        Subscribe s;
-        s.subscriptions.push_back(
-            {bench_.filter_for(*this), {static_cast<QoS>(bench_.args.qos), false, false, 0}});
-        conn_->subscribe(std::move(s), bench_.now());
-      }
-    } else if (std::holds_alternative<event::SubscribeAcked>(*e)) {
-      subscribed = true;
-      ++bench_.subscribed;
-    } else if (auto* m = std::get_if<event::MessageReceived>(&*e)) {
-      bench_.on_message(m->message);
-    } else if (std::holds_alternative<event::ConnectRefused>(*e) ||
-               std::holds_alternative<event::Closed>(*e)) {
-      if (bench_.finished == Clock::time_point{}) {
-        ++bench_.errors;
-        std::cerr << "assay bench: the broker refused or closed a connection\n";
-        bench_.io.stop();
-      }
-    }
-  }
-}
-
-void Client::flush() {
-  on_events();
-  Bytes out;
-  while (conn_->poll_transmit(out)) {
-  }
-  if (out.empty() && pending_.empty()) return;
-  pending_.insert(pending_.end(), out.begin(), out.end());
-  if (writing_) return;
-  writing_ = true;
-  auto data = std::make_shared<Bytes>(std::move(pending_));
-  pending_.clear();
-  asio::async_write(socket_, asio::buffer(*data),
-                    [this, data](boost::system::error_code ec, std::size_t) {
-                      writing_ = false;
-                      if (ec) return;
-                      if (!pending_.empty()) flush();
-                    });
-}
 
 std::int64_t percentile(std::vector<std::int64_t>& v, double p) {
   if (v.empty()) return 0;
@@ -264,14 +213,7 @@ int run_bench(const BenchArgs& a) {
     std::cerr << "assay bench: '" << a.target << "' is not HOST[:PORT]\n";
     return 2;
   }
-  boost::system::error_code ec;
-  tcp::resolver resolver(b.io);
-  auto endpoints = resolver.resolve(target->host, std::to_string(target->port), ec);
-  if (ec || endpoints.empty()) {
-    std::cerr << "assay bench: cannot resolve " << a.target << '\n';
-    return 2;
-  }
-  const tcp::endpoint ep = *endpoints.begin();
+  const client::Server server{target->host, target->port};
   std::size_t pubs = 0;
   std::size_t subs = 0;
   if (a.scenario == "pairs") {
@@ -286,20 +228,16 @@ int run_bench(const BenchArgs& a) {
     subs = 0;
     pubs = a.clients;
   }
-  for (std::size_t i = 0; i < subs; ++i) {
-    b.clients.push_back(std::make_unique<Client>(b, i, true));
-    b.subscribers.push_back(b.clients.back().get());
-  }
-  for (std::size_t i = 0; i < pubs; ++i) {
-    b.clients.push_back(std::make_unique<Client>(b, i, false));
-    b.publishers.push_back(b.clients.back().get());
-  }
+  for (std::size_t i = 0; i < subs; ++i)
+    b.add(i, true, server);
+  for (std::size_t i = 0; i < pubs; ++i)
+    b.add(i, false, server);
   // Connect in batches so a listen backlog is never overrun.
   std::size_t next = 0;
   asio::steady_timer opener(b.io);
   std::function<void()> open_more = [&] {
     for (std::size_t n = 0; n < 200 && next < b.clients.size(); ++n)
-      b.clients[next++]->start(ep);
+      b.start(*b.clients[next++]);
     if (next < b.clients.size()) {
       opener.expires_after(std::chrono::milliseconds(5));
       opener.async_wait([&](boost::system::error_code) { open_more(); });
@@ -335,6 +273,7 @@ int run_bench(const BenchArgs& a) {
   out["payload"] = a.payload;
   out["published"] = b.published;
   out["expected"] = b.expected;
+  out["acknowledged"] = b.acknowledged;
   out["delivered"] = b.delivered;
   out["seconds"] = seconds;
   out["deliveries_per_second"] = seconds > 0 ? static_cast<double>(b.delivered) / seconds : 0;
@@ -350,7 +289,7 @@ int run_bench(const BenchArgs& a) {
               << " p90 " << out["latency_us"]["p90"] << " p99 " << out["latency_us"]["p99"]
               << " max " << out["latency_us"]["max"] << '\n';
   }
-  return a.qos > 0 && b.delivered < b.expected ? 1 : 0;
+  return a.qos > 0 && (b.delivered < b.expected || b.acknowledged < b.published) ? 1 : 0;
 }
 
 }  // namespace

@@ -1,10 +1,13 @@
 // assay: MQTT conformance, simulation and the reference broker, one executable.
 #include <CLI/CLI.hpp>
+#include <iostream>
 
 #include "bench_command.hpp"
 #include "broker_command.hpp"
 #include "conform_command.hpp"
 #include "decode_command.hpp"
+#include "pub_command.hpp"
+#include "sub_command.hpp"
 
 #ifndef ASSAY_VERSION
 #define ASSAY_VERSION "unknown"
@@ -18,6 +21,23 @@ int main(int argc, char** argv) {
   assay::tools::add_broker_command(app);
   assay::tools::add_conform_command(app);
   assay::tools::add_decode_command(app);
-  CLI11_PARSE(app, argc, argv);
+  assay::tools::add_pub_command(app);
+  assay::tools::add_sub_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // pub and sub answer a bad flag as mosquitto_pub/mosquitto_sub do: the
+    // error, a pointer to --help, exit code 1.
+    for (const char* tool : {"pub", "sub"}) {
+      const CLI::App* cmd = app.get_subcommand(tool);
+      const bool is_help = e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success);
+      if (cmd->parsed() && !is_help && e.get_name() != "RuntimeError") {
+        std::cerr << "Error: " << e.what() << "\n\nUse 'assay " << tool
+                  << " --help' to see usage.\n";
+        return 1;
+      }
+    }
+    return app.exit(e);
+  }
   return 0;
 }

@@ -244,6 +244,12 @@ class Impl : public std::enable_shared_from_this<Impl> {
     publishes_.erase(it);
     switch (d.outcome) {
       case Outcome::acknowledged:
+        if (d.qos == QoS::at_most_once && transport_) {
+          // QoS 0 completes once its bytes are written (flush() and the
+          // write's completion below), so a fast publisher waits for the
+          // socket instead of filling memory.
+          return unwritten_.push_back(std::move(h));
+        }
         return h(error_code{}, d.reason_code);
       case Outcome::expired:
         return h(make_error_code(Errc::expired), d.reason_code);
@@ -275,6 +281,8 @@ class Impl : public std::enable_shared_from_this<Impl> {
     for (auto& h : std::exchange(connects_, {}))
       h(first_attempt_done_ ? stopped : make_error_code(Errc::connection_lost), Connack{});
     for (auto& [t, h] : std::exchange(publishes_, {}))
+      h(stopped, ReasonCode::unspecified_error);
+    for (auto& h : std::exchange(unwritten_, {}))
       h(stopped, ReasonCode::unspecified_error);
     for (auto& [id, h] : std::exchange(requests_, {}))
       h(stopped, {});
@@ -323,20 +331,30 @@ class Impl : public std::enable_shared_from_this<Impl> {
     }
     writing_ = true;
     std::swap(out_, writing_buffer_);
+    std::swap(unwritten_, being_written_);
     const std::uint64_t gen = generation_;
-    transport_->async_write(asio::buffer(writing_buffer_),
-                            [self = shared_from_this(), gen](error_code ec, std::size_t) {
-                              Impl& s = *self;
-                              s.writing_ = false;
-                              s.writing_buffer_.clear();
-                              if (gen != s.generation_) return;
-                              if (ec) s.close_transport();
-                              s.process();
-                            });
+    transport_->async_write(asio::buffer(writing_buffer_), [self = shared_from_this(), gen](
+                                                               error_code ec, std::size_t) {
+      Impl& s = *self;
+      s.writing_ = false;
+      s.writing_buffer_.clear();
+      s.complete_written(ec ? make_error_code(Errc::connection_lost) : error_code{});
+      if (gen != s.generation_) return;
+      if (ec) s.close_transport();
+      s.process();
+    });
+  }
+
+  void complete_written(error_code ec) {
+    for (auto& h : std::exchange(being_written_, {}))
+      h(ec, ReasonCode::success);
   }
 
   void close_transport() {
     if (!transport_) return;
+    // QoS 0 bytes not written are lost with the connection.
+    for (auto& h : std::exchange(unwritten_, {}))
+      h(make_error_code(Errc::connection_lost), ReasonCode::success);
     transport_->close();
     transport_.reset();
     ++generation_;
@@ -385,6 +403,10 @@ class Impl : public std::enable_shared_from_this<Impl> {
 
   std::vector<Client::ConnectHandler> connects_;
   std::map<Ticket, Client::PublishHandler> publishes_;
+  // QoS 0 publishes handed to the connection: bytes in out_ (unwritten_),
+  // or in the write under way (being_written_).
+  std::vector<Client::PublishHandler> unwritten_;
+  std::vector<Client::PublishHandler> being_written_;
   std::map<RequestId, Client::SubscribeHandler> requests_;
   std::deque<Client::ReceiveHandler> receivers_;
   std::deque<Publish> buffered_;

@@ -157,7 +157,8 @@ class Client {
         token);
   }
 
-  // Completes when the message's QoS flow does: QoS 0 once written, QoS 1
+  // Completes when the message's QoS flow does: QoS 0 once its bytes are
+  // written to the socket (not before: a fast publisher waits), QoS 1
   // at PUBACK, QoS 2 at PUBCOMP, with the server's reason code. Errors: the
   // server's refusal (>= 0x80), Quota exceeded (the queue was full), Packet
   // too large, Errc::expired, Errc::stopped, Errc::invalid_argument.

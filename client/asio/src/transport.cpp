@@ -2,7 +2,6 @@
 
 #include <openssl/ssl.h>
 
-#include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -38,23 +37,16 @@ class TcpTransport final : public Transport {
  public:
   explicit TcpTransport(const asio::any_io_executor& ex) : resolver_(ex), socket_(ex) {}
   void async_open(const Server& server, Done done) override {
-    open_socket(shared_from_this(), resolver_, socket_, server, [this, done](error_code ec) {
-      if (!ec) socket_.non_blocking(true, ec);
-      done(ec);
-    });
+    open_socket(shared_from_this(), resolver_, socket_, server, std::move(done));
   }
   void async_receive(Received done) override {
-    socket_.async_wait(tcp::socket::wait_read,
-                       [this, self = shared_from_this(), done = std::move(done)](error_code ec) {
-                         if (ec) return done(ec, {});
-                         // One buffer per thread: the bytes are handed over before it is reused.
-                         thread_local std::array<std::uint8_t, 64 * 1024> buffer;
-                         const std::size_t n = socket_.read_some(asio::buffer(buffer), ec);
-                         if (ec == asio::error::would_block || ec == asio::error::try_again) {
-                           return async_receive(done);  // woken for nothing: wait again
-                         }
-                         done(ec, mqtt::ByteView(buffer.data(), ec ? 0 : n));
-                       });
+    socket_.async_read_some(
+        asio::buffer(buffer_),
+        [this, self = shared_from_this(), done = std::move(done)](error_code ec, std::size_t n) {
+          done(ec, mqtt::ByteView(buffer_.data(), ec ? 0 : n));
+          // A read that filled the buffer: the connection is busy, read more at once.
+          if (!ec && n == buffer_.size() && buffer_.size() < max_buffer) buffer_.resize(2 * n);
+        });
   }
   void async_write(asio::const_buffer b, Transferred done) override {
     asio::async_write(socket_, b,
@@ -69,8 +61,12 @@ class TcpTransport final : public Transport {
   }
 
  private:
+  // Starts small (an idle connection holds little) and doubles while reads
+  // fill it.
+  static constexpr std::size_t max_buffer = 64 * 1024;
   tcp::resolver resolver_;
   tcp::socket socket_;
+  mqtt::Bytes buffer_ = mqtt::Bytes(1024);
 };
 
 class TlsTransport final : public Transport {

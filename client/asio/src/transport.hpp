@@ -24,9 +24,9 @@ class Transport : public std::enable_shared_from_this<Transport> {
   using Received = std::function<void(error_code, mqtt::ByteView)>;
   virtual ~Transport() = default;
   virtual void async_open(const Server& server, Done done) = 0;
-  // Waits for bytes and hands over what is there. TCP waits for the socket
-  // to be readable and reads into a buffer the thread shares, so an idle
-  // connection holds no read buffer; TLS reads into one of its own.
+  // Waits for bytes and hands over what came (into a buffer of the
+  // connection's: 1 KB for TCP, doubled while reads fill it; a TLS record's
+  // 16 KB for TLS).
   virtual void async_receive(Received done) = 0;
   virtual void async_write(boost::asio::const_buffer buffer, Transferred done) = 0;
   // Ends the connection at once; pending operations complete with an error.

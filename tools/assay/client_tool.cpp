@@ -1,5 +1,8 @@
 #include "client_tool.hpp"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <cstdio>
@@ -71,7 +74,12 @@ int ClientTool::connect_failed(client::error_code ec) {
   if (ec.category() == boost::asio::error::get_ssl_category() ||
       ec.category() == boost::asio::ssl::error::get_stream_category()) {
     error("Error: TLS with " + target + " failed: " + ec.message());
-    return exit_code::tls;
+    // As mosquitto_pub/sub: a certificate that does not verify (chain or
+    // name) is 1, any other TLS failure 8.
+    const bool verify =
+        ec.category() == boost::asio::error::get_ssl_category() &&
+        ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_CERTIFICATE_VERIFY_FAILED;
+    return verify ? exit_code::error : exit_code::tls;
   }
   if (ec == client::make_error_code(client::Errc::connection_lost) ||
       ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset) {

@@ -19,8 +19,8 @@ namespace exit_code {
 constexpr int ok = 0;
 constexpr int error = 1;  // bad usage, unreachable, a file or stdin that cannot be read
 constexpr int connection_lost = 7;
-constexpr int tls = 8;
-constexpr int timed_out = 27;           // sub -W
+constexpr int tls = 8;         // a TLS failure other than a certificate that does not verify (1)
+constexpr int timed_out = 27;  // sub -W
 constexpr int not_connected_yet = 255;  // sub -W or a signal before CONNACK
 }  // namespace exit_code
 

@@ -87,7 +87,12 @@ class TlsTransport final : public Transport {
     auto self = shared_from_this();
     open_socket(self, resolver_, stream_.next_layer(), server, [this, self, done](error_code ec) {
       if (ec) return done(ec);
-      stream_.async_handshake(ssl::stream_base::client, [self, done](error_code e) { done(e); });
+      stream_.async_handshake(ssl::stream_base::client, [self, done](error_code e) {
+        // The server hung up during the handshake (not a TLS server?): a
+        // TLS failure, not a lost connection.
+        if (e && e.category() != asio::error::get_ssl_category()) e = ssl::error::stream_truncated;
+        done(e);
+      });
     });
   }
   void async_receive(Received done) override {

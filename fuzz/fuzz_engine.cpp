@@ -8,7 +8,7 @@
 // once, and a lock that aborts if the engine takes it twice).
 //
 // The clients are real client-role Connections, so the safety invariants of
-// ../shared/GUARANTEES.md can be asserted inside the target (a violation
+// docs/guarantees.md can be asserted inside the target (a violation
 // aborts):
 //  - the broker never sends a conforming client anything its Connection
 //    reports as a violation (S20 from the client's side);

@@ -2,7 +2,7 @@
 #include <cstdio>
 
 #include "assay/conformance/suite.hpp"
-#include "packet_json.hpp"
+#include "assay/json/packet_json.hpp"
 
 namespace assay::conformance {
 
@@ -10,7 +10,7 @@ using namespace mqtt;
 
 namespace {
 std::string bracketed_hex(ByteView bytes) {
-  std::string s = tools::to_hex(bytes);
+  std::string s = packet_json::to_hex(bytes);
   s.insert(s.begin(), '[');
   s.push_back(']');
   return s;
@@ -18,7 +18,7 @@ std::string bracketed_hex(ByteView bytes) {
 }  // namespace
 
 std::string describe(const Packet& packet, Version version) {
-  return tools::to_json(packet, version).dump();
+  return packet_json::to_json(packet, version).dump();
 }
 
 Peer::Peer(Context& ctx, std::string name, Version version)
@@ -49,7 +49,7 @@ void Peer::send(const Packet& packet) {
 }
 
 void Peer::send_raw(ByteView bytes, const std::string& what) {
-  trace('>', what + " [" + tools::to_hex(bytes) + "]");
+  trace('>', what + " [" + packet_json::to_hex(bytes) + "]");
   if (!closed_) link_->write(bytes);
 }
 
@@ -118,7 +118,7 @@ Connack Peer::connect_ok(Connect c) {
   Connack ack = connect(std::move(c));
   if (ack.reason_code != ReasonCode::success) {
     ctx_.fail("the broker refused CONNECT from '" + id + "' with " +
-              tools::hex_byte(static_cast<std::uint8_t>(ack.reason_code)));
+              packet_json::hex_byte(static_cast<std::uint8_t>(ack.reason_code)));
   }
   return ack;
 }
@@ -244,10 +244,11 @@ void Peer::expect_close_with(const std::string& why, std::initializer_list<Reaso
   }
   std::string allowed;
   for (ReasonCode c : codes) {
-    allowed += (allowed.empty() ? "" : ", ") + tools::hex_byte(static_cast<std::uint8_t>(c));
+    allowed += (allowed.empty() ? "" : ", ") + packet_json::hex_byte(static_cast<std::uint8_t>(c));
   }
   ctx_.fail(why + ": the broker closed with reason code " +
-            tools::hex_byte(static_cast<std::uint8_t>(*code)) + ", expected one of " + allowed);
+            packet_json::hex_byte(static_cast<std::uint8_t>(*code)) + ", expected one of " +
+            allowed);
 }
 
 Bytes Peer::raw_until_close(const std::string& why) {

@@ -1,7 +1,5 @@
 #include "server.hpp"
 
-#include "shared_mutex_lock.hpp"
-
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -28,6 +26,8 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "assay/broker/shared_mutex_lock.hpp"
 
 namespace assay::broker {
 namespace {

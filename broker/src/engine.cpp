@@ -4,6 +4,7 @@
 #include <atomic>
 #include <stdexcept>
 
+#include "assay/mqtt/constants.hpp"
 #include "assay/mqtt/topic.hpp"
 
 namespace assay::broker {
@@ -881,7 +882,7 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
       ack.properties.add(PropertyId::session_expiry_interval, expiry);
     }
   } else if (!c.clean_start) {
-    expiry = 0xFFFFFFFF;
+    expiry = session_never_expires;
   }
 
   // Takeover: the connection holding this client id is closed [MQTT-3.1.4-3]
@@ -943,7 +944,7 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
   ack.session_present = present;  // [MQTT-3.2.2-2], [MQTT-3.2.2-3]
   if (v5) {
     Properties& p = ack.properties;
-    if (config_.receive_maximum != 65535)
+    if (config_.receive_maximum != default_receive_maximum)
       p.add(PropertyId::receive_maximum, config_.receive_maximum);
     if (config_.topic_alias_maximum > 0) {
       p.add(PropertyId::topic_alias_maximum, config_.topic_alias_maximum);
@@ -982,7 +983,7 @@ void Engine::went_offline(StoredSession& s, Time now) {
     end_session(s.client_id, now);
     return;
   }
-  if (expiry != 0xFFFFFFFF) s.expires_at = now + std::chrono::seconds(expiry);
+  if (expiry != session_never_expires) s.expires_at = now + std::chrono::seconds(expiry);
   if (s.will) {
     const std::uint32_t delay =
         s.will->properties.integer(PropertyId::will_delay_interval).value_or(0);

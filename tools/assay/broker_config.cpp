@@ -119,7 +119,7 @@ std::string apply_broker_config(const json& config, broker::ServerOptions& o) {
        }},
       {"maximum_session_expiry",
        [&](const json& v, const std::string& k) {
-         e.maximum_session_expiry = integer<std::uint32_t>(v, k, 0, 0xFFFFFFFF);
+         e.maximum_session_expiry = integer<std::uint32_t>(v, k, 0, mqtt::session_never_expires);
        }},
       {"minimum_client_id_length",
        [&](const json& v, const std::string& k) {

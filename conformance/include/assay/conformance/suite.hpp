@@ -53,7 +53,7 @@ struct Capabilities {
   bool subscription_ids_available = true;
   std::uint16_t topic_alias_maximum = 0;
   std::uint32_t maximum_packet_size = 0;  // 0: no limit announced
-  std::uint16_t receive_maximum = 65535;
+  std::uint16_t receive_maximum = mqtt::default_receive_maximum;
   std::optional<std::uint16_t> server_keep_alive;
 };
 

@@ -802,12 +802,11 @@ void Engine::on_event(Link& link, Event& e, Time now) {
     if (refusal != ReasonCode::success) ++counters_.messages_dropped;
     if (m->awaiting_ack) {
       // 0x10 tells a 5.0 publisher that nobody got it; the message is owned
-      // either way [MQTT-4.3.2-4], [MQTT-4.3.3-8]. 3.1.1 cannot refuse.
-      const bool v5 = link.conn.version() == Version::v5;
-      const ReasonCode rc = !v5                              ? ReasonCode::success
-                            : refusal != ReasonCode::success ? refusal
-                            : n == 0                         ? ReasonCode::no_matching_subscribers
-                                                             : ReasonCode::success;
+      // either way [MQTT-4.3.2-4], [MQTT-4.3.3-8]. (The Connection sends a
+      // 3.1.1 publisher, who cannot be refused, a plain acknowledgement.)
+      const ReasonCode rc = refusal != ReasonCode::success ? refusal
+                            : n == 0                       ? ReasonCode::no_matching_subscribers
+                                                           : ReasonCode::success;
       link.conn.acknowledge(message.packet_id, now, rc);
     }
   } else if (const auto* s = std::get_if<event::SubscribeReceived>(&e)) {
@@ -843,6 +842,8 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
     return handoff(link, c);  // its home shard answers the CONNECT
   }
   const bool v5 = c.version == Version::v5;
+  // 5.0 codes throughout: Connection::reject() gives a 3.1.1 client the
+  // return code of the same meaning (for_version).
   const auto refuse = [&](ReasonCode rc) { link.conn.reject(Connack{false, rc, {}}, now); };
   std::string client_id = c.client_id;
   Connack ack;
@@ -861,10 +862,7 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
     return refuse(ReasonCode::bad_authentication_method);  // [MQTT-4.12.0-1]
   }
   if (const ReasonCode rc = config_.authenticator->authenticate(c); rc != ReasonCode::success) {
-    // 3.1.1 has return codes 4 (bad user name or password) and 5 (not
-    // authorized) only.
-    return refuse(v5 || rc == ReasonCode::bad_user_name_or_password ? rc
-                                                                    : ReasonCode::not_authorized);
+    return refuse(rc);
   }
   if (c.will) {
     if (c.will->qos > config_.maximum_qos) return refuse(ReasonCode::qos_not_supported);
@@ -1030,6 +1028,8 @@ void Engine::fire_will(StoredSession& s, Time now) {
 void Engine::on_subscribe(Link& link, const Subscribe& sub, Time now) {
   StoredSession& s = *sessions_.at(link.client_id());
   const bool v5 = s.version == Version::v5;
+  // 5.0 codes throughout: Connection::suback() gives a 3.1.1 client 0x80
+  // for each refusal (for_version).
   Suback ack;
   ack.packet_id = sub.packet_id;
   const auto id = sub.properties.integer(PropertyId::subscription_identifier);
@@ -1038,16 +1038,15 @@ void Engine::on_subscribe(Link& link, const Subscribe& sub, Time now) {
     const auto existing = s.subscriptions.find(entry.filter);
     const bool exists = existing != s.subscriptions.end();
     if (!exists && s.subscriptions.size() >= config_.max_subscriptions_per_client) {
-      ack.reason_codes.push_back(v5 ? ReasonCode::quota_exceeded : ReasonCode::unspecified_error);
+      ack.reason_codes.push_back(ReasonCode::quota_exceeded);
       continue;
     }
     if (topic_levels(entry.filter) > config_.max_topic_levels) {
-      ack.reason_codes.push_back(v5 ? ReasonCode::topic_filter_invalid
-                                    : ReasonCode::unspecified_error);
+      ack.reason_codes.push_back(ReasonCode::topic_filter_invalid);
       continue;
     }
     if (!config_.authorizer->may_subscribe(link.principal(), entry.filter)) {
-      ack.reason_codes.push_back(v5 ? ReasonCode::not_authorized : ReasonCode::unspecified_error);
+      ack.reason_codes.push_back(ReasonCode::not_authorized);
       continue;
     }
     Subscription granted{entry.options, id};

@@ -492,6 +492,20 @@ TEST(Engine, AuthorizerGuardsPublishAndSubscribe) {
   EXPECT_EQ(done[1].reason_code, ReasonCode::not_authorized);
   ASSERT_EQ(sub.messages().size(), 1u);
   EXPECT_EQ(sub.messages()[0].topic, "alice/temp");
+
+  // 3.1.1 cannot say why: SUBACK 0x80 (Failure) [MQTT-3.9.3-2], and a plain
+  // PUBACK for a PUBLISH that is dropped.
+  Client& old = w.connect(with_user("old-1", "alice", Version::v3_1_1));
+  w.subscribe(old, "secret/#", QoS::at_least_once);
+  const auto old_acks = old.all<event::SubscribeAcked>();
+  ASSERT_EQ(old_acks.size(), 1u);
+  EXPECT_EQ(old_acks[0].suback.reason_codes,
+            std::vector<ReasonCode>{ReasonCode::unspecified_error});
+  w.publish(old, "bob/temp", QoS::at_least_once, "denied too");
+  const auto old_done = old.all<event::PublishCompleted>();
+  ASSERT_EQ(old_done.size(), 1u);
+  EXPECT_EQ(old_done[0].outcome, Outcome::acknowledged);
+  EXPECT_EQ(sub.messages().size(), 1u);
 }
 
 TEST(Engine, TopicLevelLimit) {

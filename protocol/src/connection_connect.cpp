@@ -186,9 +186,7 @@ void Connection::reject(Connack connack, Time now) {
           "reject() answers a ConnectReceived or AuthReceived event");
   require(is_error(connack.reason_code), "reject() needs a Reason Code of 0x80 or more");
   require(!connack.session_present, "Session Present must be 0 on refusal [MQTT-3.2.2-6]");
-  if (version_ == Version::v3_1_1 && !connack_code_v311(connack.reason_code)) {
-    connack.reason_code = ReasonCode::server_unavailable;  // nearest 3.1.1 return code
-  }
+  connack.reason_code = for_version(connack.reason_code, PacketType::connack, version_);
   connack_code_ = connack.reason_code;
   send_packet(std::move(connack), now);
   connack_sent_ = true;

@@ -53,13 +53,48 @@ void Peer::send_raw(ByteView bytes, const std::string& what) {
   if (!closed_) link_->write(bytes);
 }
 
+namespace {
+
+// A server that does not speak the CONNECT's version answers in its own:
+// a 3.1.1 server with return code 1 (3.1.1 [MQTT-3.1.2-2]), a 5.0 server
+// perhaps with 0x84 [MQTT-3.1.2-2]. Only that answer is taken in the other
+// version, and only before any CONNACK.
+std::optional<Connack> unsupported_version_answer(ByteView bytes, Version ours) {
+  const Version theirs = ours == Version::v5 ? Version::v3_1_1 : Version::v5;
+  DecodeResult r = decode(bytes, theirs);
+  const auto* d = std::get_if<Decoded>(&r);
+  if (d == nullptr || d->size != bytes.size()) return std::nullopt;
+  const auto* c = std::get_if<Connack>(&d->packet);
+  if (c == nullptr || c->reason_code != ReasonCode::unsupported_protocol_version) {
+    return std::nullopt;
+  }
+  return *c;
+}
+
+}  // namespace
+
 void Peer::pump() {
   Bytes in;
-  if (link_->read(in)) decoder_.feed(in);
+  if (link_->read(in)) {
+    decoder_.feed(in);
+    if (!connack_seen_) before_connack_.insert(before_connack_.end(), in.begin(), in.end());
+  }
   for (;;) {
     DecodeResult r = decoder_.next();
     if (std::holds_alternative<NeedMore>(r)) break;
     if (const auto* v = std::get_if<Violation>(&r)) {
+      if (!connack_seen_) {
+        if (auto c = unsupported_version_answer(before_connack_, version_)) {
+          connack_seen_ = true;
+          trace('<', "in MQTT " +
+                         std::string(
+                             to_string(version_ == Version::v5 ? Version::v3_1_1 : Version::v5)) +
+                         ": CONNACK Unsupported Protocol Version [" +
+                         packet_json::to_hex(before_connack_) + "]");
+          arrived_.push_back(std::move(*c));
+          break;
+        }
+      }
       trace('!', "malformed packet from the broker: " + to_string(*v));
       ctx_.fail("the broker sent a malformed packet: " + to_string(*v));
     }
@@ -71,6 +106,10 @@ void Peer::pump() {
       ctx_.fail("the broker sent a " + std::to_string(size) + "-byte " +
                 std::string(to_string(type_of(p))) + ", above the Maximum Packet Size of " +
                 std::to_string(maximum_packet_size_) + " the client gave [MQTT-3.1.2-24]");
+    }
+    if (std::holds_alternative<Connack>(p)) {
+      connack_seen_ = true;
+      before_connack_.clear();
     }
     if (const auto* c = std::get_if<Connack>(&p); c && !is_error(c->reason_code)) {
       connected_ = true;

@@ -6,6 +6,7 @@
 // through each other's queues. Boost headers stay in server.cpp.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -33,6 +34,9 @@ struct ServerOptions {
   // this the client is disconnected (a slow consumer must not make the broker
   // hold unbounded memory; its QoS 1/2 messages stay in its session).
   std::size_t output_buffer_limit = 16 * 1024 * 1024;
+  // How long a connection the engine has closed may wait for its client to
+  // read its last bytes (a DISCONNECT, say); then it is closed, read or not.
+  std::chrono::seconds closing_grace{5};
 };
 
 // Runs the broker until SIGINT/SIGTERM (5.0 clients get DISCONNECT 0x8B).

@@ -1,5 +1,5 @@
 // The broker's network front end around the pure Engine (docs/broker.md,
-// "Architecture" and "Threads"): Boost.Asio listeners and signals on the
+// "How it is built" and "Threads"): Boost.Asio listeners and signals on the
 // main thread, and one engine per thread, each in an epoll loop of its own
 // over the connections it serves. The engines share the routing state under
 // a reader-writer lock and hand connections and messages to each other

@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "assay/broker/engine.hpp"
+#include "assay/broker/shared_mutex_lock.hpp"
 #include "assay/mqtt/codec.hpp"
-#include "shared_mutex_lock.hpp"
 
 namespace {
 

@@ -3,12 +3,14 @@
 // Start, expiry, a Will), subscribe, publish, unsubscribe, drop the network,
 // disconnect, raw bytes from a client, and time advancing. Every input runs
 // twice: against one engine, and against two engines made one broker as
-// `assay broker --threads 2` does (the connecting slot's op byte picks the
-// engine that accepts it; handoffs and forwarded messages are delivered at
-// once, and a lock that aborts if the engine takes it twice).
+// `assay broker --threads 2` does, in the in-process Harness
+// (assay/broker/harness.hpp: the connecting slot's op byte picks the engine
+// that accepts it; handoffs and forwarded messages are delivered at once; the
+// lock throws, and so aborts, if an engine takes it twice; a handoff or
+// forward to a wrong shard throws too).
 //
 // The clients are real client-role Connections, so the safety invariants of
-// ../shared/GUARANTEES.md can be asserted inside the target (a violation
+// docs/guarantees.md can be asserted inside the target (a violation
 // aborts):
 //  - the broker never sends a conforming client anything its Connection
 //    reports as a violation (S20 from the client's side);
@@ -26,15 +28,13 @@
 #include <string>
 #include <vector>
 
-#include "assay/broker/checking_lock.hpp"
-#include "assay/broker/engine.hpp"
+#include "assay/broker/harness.hpp"
 #include "assay/mqtt/topic.hpp"
 
 namespace {
 
 using namespace assay::mqtt;
-using assay::broker::ConnectionId;
-using assay::broker::Engine;
+using assay::broker::Harness;
 
 [[noreturn]] void fail(const char* what) {
   std::fprintf(stderr, "fuzz_engine oracle failed: %s\n", what);
@@ -43,25 +43,14 @@ using assay::broker::Engine;
 
 struct Slot {
   std::unique_ptr<Connection> conn;
-  ConnectionId id = 0;
-  std::size_t shard = 0;  // the engine serving it
+  Harness::Link link = 0;
   std::string client_id;
   bool live = false;
 };
 
 struct World {
-  explicit World(std::size_t shards) {
-    assay::broker::Sharding sharding;
-    sharding.count = shards;
-    sharding.routing = assay::broker::make_routing();
-    sharding.lock = shards > 1 ? &lock : nullptr;
-    for (std::size_t i = 0; i < shards; ++i) {
-      sharding.index = i;
-      engines.push_back(std::make_unique<Engine>(assay::broker::EngineConfig{}, Time{0}, sharding));
-    }
-  }
-  assay::broker::CheckingLock lock;  // throws (and so aborts) on misuse
-  std::vector<std::unique_ptr<Engine>> engines;
+  explicit World(std::size_t shards) : broker({}, shards) {}
+  Harness broker;
   Time now{0};
   Slot slots[3];
   std::set<std::string> published;                                     // payloads
@@ -117,42 +106,18 @@ struct World {
         Bytes out;
         if (s.conn->poll_transmit(out)) {
           moved = true;
-          engines[s.shard]->receive(s.id, out, now);
+          broker.receive(s.link, out, now);
         }
         if (closing) end(s);
       }
-      for (std::size_t e = 0; e < engines.size(); ++e) {
-        while (auto h = engines[e]->poll_handoff()) {
-          moved = true;
-          if (h->shard >= engines.size() || h->shard == e) fail("a handoff to a wrong shard");
-          const std::size_t to = h->shard;
-          const ConnectionId from = h->id;
-          const ConnectionId id = engines[to]->adopt(std::move(*h), now);
-          bool found = false;
-          for (auto& s : slots) {
-            if (s.live && s.shard == e && s.id == from) {
-              s.shard = to;
-              s.id = id;
-              found = true;
-            }
-          }
-          if (!found) engines[to]->transport_closed(id, now);
-        }
-        while (auto f = engines[e]->poll_forward()) {
-          moved = true;
-          if (f->shard >= engines.size() || f->shard == e) fail("a forward to a wrong shard");
-          const std::size_t to = f->shard;
-          engines[to]->deliver_forwarded(std::move(*f), now);
-        }
-        while (auto out = engines[e]->poll_output()) {
-          moved = true;
-          for (auto& s : slots) {
-            if (!s.live || s.shard != e || s.id != out->id) continue;
-            s.conn->receive(out->bytes, now);
-            while (auto ev = s.conn->poll_event())
-              check(s, *ev);
-            if (out->close_after) end(s);
-          }
+      while (auto d = broker.poll(now)) {
+        moved = true;
+        for (auto& s : slots) {
+          if (!s.live || s.link != d->link) continue;
+          s.conn->receive(d->bytes, now);
+          while (auto ev = s.conn->poll_event())
+            check(s, *ev);
+          if (d->close_after) ended(s);  // the broker closed it
         }
       }
       if (!moved) return;
@@ -160,11 +125,16 @@ struct World {
     fail("no quiescence");
   }
 
+  // The client's side closes the connection.
   void end(Slot& s) {
+    ended(s);
+    broker.close(s.link, now);
+  }
+  // The client's Connection learns that its transport is gone.
+  void ended(Slot& s) {
     s.conn->transport_closed(now);
     while (auto e = s.conn->poll_event())
       check(s, *e);
-    engines[s.shard]->transport_closed(s.id, now);
     s.live = false;
   }
 
@@ -217,10 +187,9 @@ void run(const std::uint8_t* data, std::size_t size, std::size_t shards) {
         ConnectionOptions o;
         o.role = Role::client;
         s.conn = std::make_unique<Connection>(o, w.now);
-        s.shard = static_cast<std::size_t>(op >> 5) % shards;
-        const auto id = w.engines[s.shard]->open(w.now);
-        if (!id) break;
-        s.id = *id;
+        const auto link = w.broker.open(w.now, static_cast<std::size_t>(op >> 5) % shards);
+        if (!link) break;
+        s.link = *link;
         s.live = true;
         s.client_id = "c" + std::to_string(f % 4);
         if ((f & 0x20) != 0) w.subscriptions[s.client_id].clear();  // Clean Start
@@ -293,8 +262,7 @@ void run(const std::uint8_t* data, std::size_t size, std::size_t shards) {
         break;
       default: {  // time passes
         w.now += Duration(250 * std::int64_t{next() % 64});
-        for (auto& engine : w.engines)
-          engine->handle_timeout(w.now);
+        w.broker.handle_timeout(w.now);
         for (auto& slot : w.slots) {
           if (slot.live) slot.conn->handle_timeout(w.now);
         }

@@ -1,7 +1,5 @@
 #include "server.hpp"
 
-#include "shared_mutex_lock.hpp"
-
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -29,15 +27,13 @@
 #include <utility>
 #include <vector>
 
+#include "assay/broker/shared_mutex_lock.hpp"
+
 namespace assay::broker {
 namespace {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
-
-// How long a connection the engine has closed may wait for its client to
-// read its last bytes.
-constexpr std::chrono::seconds closing_grace{5};
 
 // A message for at least this many of a thread's connections leaves for
 // each as soon as its copy is made (Engine::set_write_through): with 100
@@ -708,7 +704,7 @@ bool Shard::send_some(Peer& peer, const mqtt::Bytes& bytes, std::size_t& sent) {
 
 // Output waits for a client that is not reading. Past output_buffer_limit
 // it is disconnected; a connection the engine has closed gets
-// closing_grace to take its last bytes (a DISCONNECT, say) and is closed
+// ServerOptions::closing_grace to take its last bytes (a DISCONNECT, say) and is closed
 // then, read or not, so a client that never reads cannot keep it open.
 void Shard::blocked(Peer& peer) {
   Backlog& b = *peer.backlog;
@@ -721,7 +717,7 @@ void Shard::blocked(Peer& peer) {
   }
   if (!b.close_after || b.closing_deadline) return;
   b.closing_deadline = true;
-  after(closing_grace, [this, id = peer.id] {
+  after(broker_.options().closing_grace, [this, id = peer.id] {
     Peer* late = find(id);
     if (late == nullptr || !late->backlog) return;
     broker_.log(LogLevel::warning,

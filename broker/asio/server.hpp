@@ -1,11 +1,12 @@
 // The broker's network front end around the pure Engine (docs/broker.md,
-// "Architecture" and "Threads"): Boost.Asio listeners and signals on the
+// "How it is built" and "Threads"): Boost.Asio listeners and signals on the
 // main thread, and one engine per thread, each in an epoll loop of its own
 // over the connections it serves. The engines share the routing state under
 // a reader-writer lock and hand connections and messages to each other
 // through each other's queues. Boost headers stay in server.cpp.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -33,6 +34,9 @@ struct ServerOptions {
   // this the client is disconnected (a slow consumer must not make the broker
   // hold unbounded memory; its QoS 1/2 messages stay in its session).
   std::size_t output_buffer_limit = 16 * 1024 * 1024;
+  // How long a connection the engine has closed may wait for its client to
+  // read its last bytes (a DISCONNECT, say); then it is closed, read or not.
+  std::chrono::seconds closing_grace{5};
 };
 
 // Runs the broker until SIGINT/SIGTERM (5.0 clients get DISCONNECT 0x8B).

@@ -1,9 +1,11 @@
 #include "assay/broker/engine.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <stdexcept>
 
+#include "assay/mqtt/constants.hpp"
 #include "assay/mqtt/topic.hpp"
 
 namespace assay::broker {
@@ -259,21 +261,59 @@ struct Engine::StoredSession {
   std::shared_ptr<std::atomic<bool>> congested;
 };
 
+namespace {
+// Where a connection is in its life, as the engine sees it.
+enum class Stage : std::uint8_t {
+  fresh,       // opened here, its CONNECT not answered yet
+  adopted,     // handed over by another shard with its CONNECT: its home is here
+  parked,      // its CONNECT waits for a drain (drain_before_takeover)
+  drained,     // the drain was done: its CONNECT takes the session over now
+  answered,    // its CONNECT was accepted or refused
+  handed_off,  // given to another shard: its Connection is moved from
+  closing,     // its Connection asked for the close: the output says close_after
+};
+constexpr std::size_t stages = 7;
+
+constexpr std::uint8_t bit(Stage s) {
+  return static_cast<std::uint8_t>(1u << static_cast<unsigned>(s));
+}
+// From each stage, the stages it may go to. A CONNECT is answered, parked
+// (once) or, on a connection this shard opened, handed off; any connection
+// not yet handed off may be closed; handed_off and closing are final.
+constexpr std::array<std::uint8_t, stages> next_stages = {
+    /* fresh      */ bit(Stage::parked) | bit(Stage::answered) | bit(Stage::handed_off) |
+        bit(Stage::closing),
+    /* adopted    */ bit(Stage::parked) | bit(Stage::answered) | bit(Stage::closing),
+    /* parked     */ bit(Stage::drained),
+    /* drained    */ bit(Stage::answered) | bit(Stage::closing),
+    /* answered   */ bit(Stage::closing),
+    /* handed_off */ 0,
+    /* closing    */ 0,
+};
+}  // namespace
+
 struct Engine::Link {
   Link(ConnectionId i, ConnectionOptions o, Time now) : id(i), conn(o, now) {}
-  Link(ConnectionId i, Connection c) : id(i), conn(std::move(c)), adopted(true) {}
+  Link(ConnectionId i, Connection c) : id(i), conn(std::move(c)), stage(Stage::adopted) {}
   ConnectionId id;
   Connection conn;
   std::unique_ptr<std::string> username;  // of the accepted CONNECT, if it had one
-  bool adopted = false;                   // handed over by another shard: its home is here
-  bool handed_off = false;                // given to another shard: conn is moved from
-  bool parked = false;                    // its CONNECT waits for a drain (drain_before_takeover)
-  bool drained = false;                   // the drain was done: take over now
-  bool close_requested = false;
+  Stage stage = Stage::fresh;             // changed only by to()
+  // Not stages: where the link is queued and what it owes, in any stage.
   bool in_work = false;   // queued in work_
   bool in_dirty = false;  // queued in dirty_
   bool shrink = false;    // a control packet: the connection may stay idle now
   Time armed = never;     // its entry in deadlines_ that counts, if any
+
+  // A move the table does not allow is a bug in the engine, never input.
+  void to(Stage next) {
+    if ((next_stages[static_cast<std::size_t>(stage)] & bit(next)) == 0) {
+      throw std::logic_error("engine: connection stage " +
+                             std::to_string(static_cast<unsigned>(stage)) + " cannot become " +
+                             std::to_string(static_cast<unsigned>(next)));
+    }
+    stage = next;
+  }
 
   // The session's client id once accepted; empty before, and after the
   // session has been taken away (takeover, close).
@@ -423,7 +463,7 @@ std::optional<Engine::Output> Engine::poll_output() {
     Output out;
     out.id = id;
     it->second.conn.poll_transmit(out.bytes);
-    out.close_after = it->second.close_requested;
+    out.close_after = it->second.stage == Stage::closing;
     if (out.bytes.empty() && !out.close_after) continue;
     counters_.bytes_sent += out.bytes.size();
     return out;
@@ -464,10 +504,9 @@ std::optional<Engine::Drain> Engine::poll_drain() {
 
 void Engine::resume(ConnectionId waiting, Time now) {
   const auto it = links_.find(waiting);
-  if (it == links_.end() || !it->second.parked) return;
+  if (it == links_.end() || it->second.stage != Stage::parked) return;
   Link& link = it->second;
-  link.parked = false;
-  link.drained = true;
+  link.to(Stage::drained);
   // The connection keeps its CONNECT until it is answered; a copy, as
   // answering it frees the connection's.
   if (const Connect* parked = link.conn.connect_packet()) {
@@ -493,7 +532,7 @@ void Engine::handoff(Link& link, const Connect& connect) {
   h.shard = home_shard(connect.client_id, shard_.count);
   h.connection = std::make_unique<Connection>(std::move(link.conn));
   h.connect = connect;
-  link.handed_off = true;
+  link.to(Stage::handed_off);
   handoffs_.push_back(std::move(h));
 }
 
@@ -536,7 +575,7 @@ void Engine::process(Time now) {
     if (it == links_.end()) continue;
     Link& link = it->second;
     link.in_work = false;
-    while (!link.handed_off && !link.parked) {
+    while (link.stage != Stage::handed_off && link.stage != Stage::parked) {
       auto e = link.conn.poll_event();
       if (!e) break;
       on_event(link, *e, now);
@@ -545,7 +584,7 @@ void Engine::process(Time now) {
       link.shrink = false;
       link.conn.shrink();
     }
-    if (link.handed_off) {
+    if (link.stage == Stage::handed_off) {
       links_.erase(id);
       continue;
     }
@@ -801,12 +840,11 @@ void Engine::on_event(Link& link, Event& e, Time now) {
     if (refusal != ReasonCode::success) ++counters_.messages_dropped;
     if (m->awaiting_ack) {
       // 0x10 tells a 5.0 publisher that nobody got it; the message is owned
-      // either way [MQTT-4.3.2-4], [MQTT-4.3.3-8]. 3.1.1 cannot refuse.
-      const bool v5 = link.conn.version() == Version::v5;
-      const ReasonCode rc = !v5                              ? ReasonCode::success
-                            : refusal != ReasonCode::success ? refusal
-                            : n == 0                         ? ReasonCode::no_matching_subscribers
-                                                             : ReasonCode::success;
+      // either way [MQTT-4.3.2-4], [MQTT-4.3.3-8]. (The Connection sends a
+      // 3.1.1 publisher, who cannot be refused, a plain acknowledgement.)
+      const ReasonCode rc = refusal != ReasonCode::success ? refusal
+                            : n == 0                       ? ReasonCode::no_matching_subscribers
+                                                           : ReasonCode::success;
       link.conn.acknowledge(message.packet_id, now, rc);
     }
   } else if (const auto* s = std::get_if<event::SubscribeReceived>(&e)) {
@@ -821,7 +859,7 @@ void Engine::on_event(Link& link, Event& e, Time now) {
       ++counters_.messages_dropped;
     }
   } else if (std::holds_alternative<event::CloseRequested>(e)) {
-    link.close_requested = true;
+    link.to(Stage::closing);
   } else if (const auto* closed = std::get_if<event::Closed>(&e)) {
     on_closed(link, *closed, now);
   } else if (const auto* a = std::get_if<event::AuthReceived>(&e)) {
@@ -837,12 +875,17 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
   // connection that would drop it.
   if (link.conn.ended()) return;
   link.shrink = true;  // answered below (or handed off): it may stay idle now
-  if (shard_.count > 1 && !link.adopted && !c.client_id.empty() &&
+  if (shard_.count > 1 && link.stage == Stage::fresh && !c.client_id.empty() &&
       home_shard(c.client_id, shard_.count) != shard_.index) {
     return handoff(link, c);  // its home shard answers the CONNECT
   }
   const bool v5 = c.version == Version::v5;
-  const auto refuse = [&](ReasonCode rc) { link.conn.reject(Connack{false, rc, {}}, now); };
+  // 5.0 codes throughout: Connection::reject() gives a 3.1.1 client the
+  // return code of the same meaning (for_version).
+  const auto refuse = [&](ReasonCode rc) {
+    link.to(Stage::answered);
+    link.conn.reject(Connack{false, rc, {}}, now);
+  };
   std::string client_id = c.client_id;
   Connack ack;
   if (client_id.empty()) {
@@ -860,10 +903,7 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
     return refuse(ReasonCode::bad_authentication_method);  // [MQTT-4.12.0-1]
   }
   if (const ReasonCode rc = config_.authenticator->authenticate(c); rc != ReasonCode::success) {
-    // 3.1.1 has return codes 4 (bad user name or password) and 5 (not
-    // authorized) only.
-    return refuse(v5 || rc == ReasonCode::bad_user_name_or_password ? rc
-                                                                    : ReasonCode::not_authorized);
+    return refuse(rc);
   }
   if (c.will) {
     if (c.will->qos > config_.maximum_qos) return refuse(ReasonCode::qos_not_supported);
@@ -881,16 +921,16 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
       ack.properties.add(PropertyId::session_expiry_interval, expiry);
     }
   } else if (!c.clean_start) {
-    expiry = 0xFFFFFFFF;
+    expiry = session_never_expires;
   }
 
   // Takeover: the connection holding this client id is closed [MQTT-3.1.4-3]
   // and its session moves to the new one; first, with drain_before_takeover,
   // what the old connection still has to say is read.
   auto it = sessions_.find(client_id);
-  if (config_.drain_before_takeover && !link.drained && it != sessions_.end() && it->second->link &&
-      links_.contains(it->second->link)) {
-    link.parked = true;  // the CONNECT stays in link.conn until answered
+  if (config_.drain_before_takeover && link.stage != Stage::drained && it != sessions_.end() &&
+      it->second->link && links_.contains(it->second->link)) {
+    link.to(Stage::parked);  // the CONNECT stays in link.conn until answered
     drains_.push_back(Drain{it->second->link, link.id});
     return;
   }
@@ -943,7 +983,7 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
   ack.session_present = present;  // [MQTT-3.2.2-2], [MQTT-3.2.2-3]
   if (v5) {
     Properties& p = ack.properties;
-    if (config_.receive_maximum != 65535)
+    if (config_.receive_maximum != default_receive_maximum)
       p.add(PropertyId::receive_maximum, config_.receive_maximum);
     if (config_.topic_alias_maximum > 0) {
       p.add(PropertyId::topic_alias_maximum, config_.topic_alias_maximum);
@@ -957,6 +997,7 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
       p.add(PropertyId::server_keep_alive, std::uint32_t{*config_.server_keep_alive});
     }
   }
+  link.to(Stage::answered);
   link.conn.accept(std::move(ack), std::move(*s.session), now);
   s.session.reset();
 }
@@ -982,7 +1023,7 @@ void Engine::went_offline(StoredSession& s, Time now) {
     end_session(s.client_id, now);
     return;
   }
-  if (expiry != 0xFFFFFFFF) s.expires_at = now + std::chrono::seconds(expiry);
+  if (expiry != session_never_expires) s.expires_at = now + std::chrono::seconds(expiry);
   if (s.will) {
     const std::uint32_t delay =
         s.will->properties.integer(PropertyId::will_delay_interval).value_or(0);
@@ -1029,6 +1070,8 @@ void Engine::fire_will(StoredSession& s, Time now) {
 void Engine::on_subscribe(Link& link, const Subscribe& sub, Time now) {
   StoredSession& s = *sessions_.at(link.client_id());
   const bool v5 = s.version == Version::v5;
+  // 5.0 codes throughout: Connection::suback() gives a 3.1.1 client 0x80
+  // for each refusal (for_version).
   Suback ack;
   ack.packet_id = sub.packet_id;
   const auto id = sub.properties.integer(PropertyId::subscription_identifier);
@@ -1037,16 +1080,15 @@ void Engine::on_subscribe(Link& link, const Subscribe& sub, Time now) {
     const auto existing = s.subscriptions.find(entry.filter);
     const bool exists = existing != s.subscriptions.end();
     if (!exists && s.subscriptions.size() >= config_.max_subscriptions_per_client) {
-      ack.reason_codes.push_back(v5 ? ReasonCode::quota_exceeded : ReasonCode::unspecified_error);
+      ack.reason_codes.push_back(ReasonCode::quota_exceeded);
       continue;
     }
     if (topic_levels(entry.filter) > config_.max_topic_levels) {
-      ack.reason_codes.push_back(v5 ? ReasonCode::topic_filter_invalid
-                                    : ReasonCode::unspecified_error);
+      ack.reason_codes.push_back(ReasonCode::topic_filter_invalid);
       continue;
     }
     if (!config_.authorizer->may_subscribe(link.principal(), entry.filter)) {
-      ack.reason_codes.push_back(v5 ? ReasonCode::not_authorized : ReasonCode::unspecified_error);
+      ack.reason_codes.push_back(ReasonCode::not_authorized);
       continue;
     }
     Subscription granted{entry.options, id};

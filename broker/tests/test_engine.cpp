@@ -492,6 +492,20 @@ TEST(Engine, AuthorizerGuardsPublishAndSubscribe) {
   EXPECT_EQ(done[1].reason_code, ReasonCode::not_authorized);
   ASSERT_EQ(sub.messages().size(), 1u);
   EXPECT_EQ(sub.messages()[0].topic, "alice/temp");
+
+  // 3.1.1 cannot say why: SUBACK 0x80 (Failure) [MQTT-3.9.3-2], and a plain
+  // PUBACK for a PUBLISH that is dropped.
+  Client& old = w.connect(with_user("old-1", "alice", Version::v3_1_1));
+  w.subscribe(old, "secret/#", QoS::at_least_once);
+  const auto old_acks = old.all<event::SubscribeAcked>();
+  ASSERT_EQ(old_acks.size(), 1u);
+  EXPECT_EQ(old_acks[0].suback.reason_codes,
+            std::vector<ReasonCode>{ReasonCode::unspecified_error});
+  w.publish(old, "bob/temp", QoS::at_least_once, "denied too");
+  const auto old_done = old.all<event::PublishCompleted>();
+  ASSERT_EQ(old_done.size(), 1u);
+  EXPECT_EQ(old_done[0].outcome, Outcome::acknowledged);
+  EXPECT_EQ(sub.messages().size(), 1u);
 }
 
 TEST(Engine, TopicLevelLimit) {
@@ -641,11 +655,11 @@ TEST(Engine, ATakeoverWaitsForWhatTheOldConnectionStillHasToSay) {
   first.conn->poll_transmit(last);
   first.closed = true;
   int drains = 0;
-  w.on_drain = [&](const Engine::Drain& d) {
+  w.broker.on_drain = [&](const Harness::Drain& d) {
     ++drains;
-    EXPECT_EQ(d.holder, first.id);
-    w.engine.receive(first.id, last, w.now);
-    w.engine.transport_closed(first.id, w.now);
+    EXPECT_EQ(d.holder, first.link);
+    w.broker.receive(first.link, last, w.now);
+    w.broker.close(first.link, w.now);
   };
   Client& second = w.connect(World::make_connect("same", Version::v5, false));
   EXPECT_EQ(drains, 1);
@@ -700,7 +714,7 @@ TEST(Engine, AParkedConnectThatTimedOutTakesNothingOver) {
   c.drain_before_takeover = true;
   World w(c);
   Client& first = w.connect(World::make_connect("same", Version::v5, false, 3600));
-  w.on_drain = [&](const Engine::Drain&) {
+  w.broker.on_drain = [&](const Harness::Drain&) {
     w.now += std::chrono::seconds(30);  // past the CONNECT timeout
     w.engine.handle_timeout(w.now);
   };
@@ -708,7 +722,7 @@ TEST(Engine, AParkedConnectThatTimedOutTakesNothingOver) {
   EXPECT_TRUE(second.all<event::Connected>().empty());
   EXPECT_FALSE(first.closed);
   EXPECT_TRUE(first.all<event::DisconnectReceived>().empty());
-  w.on_drain = nullptr;
+  w.broker.on_drain = nullptr;
   first.conn->disconnect(Disconnect{}, w.now);
   w.pump();
   Client& third = w.connect(World::make_connect("same", Version::v5, false, 3600));
@@ -735,7 +749,7 @@ TEST(Engine, WriteThroughKeepsEachConnectionsBytesInOrder) {
       [&](ConnectionId id, ByteView bytes) -> std::size_t {
         ++calls[id];
         std::size_t index = 0;
-        while (index < subs.size() && subs[index]->id != id)
+        while (index < subs.size() && w.id_of(*subs[index]) != id)
           ++index;
         if (index == subs.size()) return 0;
         // All, half, or none, by subscriber.
@@ -751,11 +765,11 @@ TEST(Engine, WriteThroughKeepsEachConnectionsBytesInOrder) {
   w.pump();
   for (const Client* s : subs) {
     EXPECT_EQ(payloads(*s), (std::vector<std::string>{"m1", "m2"}));
-    EXPECT_EQ(calls[s->id], 2);  // once per message
+    EXPECT_EQ(calls[w.id_of(*s)], 2);  // once per message
   }
   w.publish(pub, "u", QoS::at_least_once, "alone");
   EXPECT_EQ(payloads(single), (std::vector<std::string>{"alone"}));
-  EXPECT_EQ(calls[single.id], 0);  // one copy: below the threshold
+  EXPECT_EQ(calls[w.id_of(single)], 0);  // one copy: below the threshold
 }
 
 }  // namespace

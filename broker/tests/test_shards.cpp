@@ -32,20 +32,48 @@ TEST(Shards, HomeShardIsFixedAndSpreadsClientIds) {
   }
 }
 
+// The harness keeps a connection's Link when it moves, and a connection
+// whose client left while its handoff waited is closed on its new shard,
+// not left open there for ever.
+TEST(Shards, TheHarnessClosesAHandedOffConnectionWhoseClientLeft) {
+  Harness broker({}, 2);
+  const std::string id = id_on(1, "gone");
+  Connection client(ConnectionOptions{.role = Role::client}, Time{0});
+  client.connect(World::make_connect(id), {}, Time{0});
+  Bytes connect;
+  client.poll_transmit(connect);
+  const Harness::Link link = *broker.open(Time{0}, 0);
+  broker.receive(link, connect, Time{0});  // the handoff waits in engine 0
+  EXPECT_EQ(broker.shard_of(link), 0u);
+  broker.close(link, Time{0});
+  EXPECT_FALSE(broker.is_open(link));
+  EXPECT_FALSE(broker.poll(Time{0}).has_value());  // adopted, then closed
+  EXPECT_EQ(broker.handoffs(), 1u);
+  EXPECT_EQ(broker.engine(1).stats().connections, 0u);
+  EXPECT_EQ(broker.engine(0).stats().connections, 0u);
+
+  const Harness::Link moved = *broker.open(Time{0}, 0);
+  broker.receive(moved, connect, Time{0});
+  const auto connack = broker.poll(Time{0});
+  ASSERT_TRUE(connack.has_value());
+  EXPECT_EQ(connack->link, moved);  // the same name on shard 1
+  EXPECT_EQ(broker.shard_of(moved), 1u);
+}
+
 TEST(Shards, AConnectionMovesToItsClientIdsShard) {
   World w({}, 2);
   const std::string id = id_on(1, "c");
   Client& c = w.connect(World::make_connect(id), {}, 0);
   EXPECT_EQ(c.conn->state(), Connection::State::connected);
-  EXPECT_EQ(c.shard, 1u);
-  EXPECT_EQ(w.handoffs, 1u);
-  EXPECT_EQ(w.engines[0]->stats().sessions, 0u);
-  EXPECT_EQ(w.engines[1]->stats().sessions, 1u);
-  EXPECT_EQ(w.engines[0]->stats().connections, 0u);
+  EXPECT_EQ(w.shard_of(c), 1u);
+  EXPECT_EQ(w.broker.handoffs(), 1u);
+  EXPECT_EQ(w.broker.engine(0).stats().sessions, 0u);
+  EXPECT_EQ(w.broker.engine(1).stats().sessions, 1u);
+  EXPECT_EQ(w.broker.engine(0).stats().connections, 0u);
   // One accepted by its own shard stays.
   Client& d = w.connect(World::make_connect(id_on(0, "d")), {}, 0);
-  EXPECT_EQ(d.shard, 0u);
-  EXPECT_EQ(w.handoffs, 1u);
+  EXPECT_EQ(w.shard_of(d), 0u);
+  EXPECT_EQ(w.broker.handoffs(), 1u);
 }
 
 TEST(Shards, MQTT_3_1_4_3_TakeoverWhenTheSecondConnectionArrivesAtAnotherShard) {
@@ -75,7 +103,7 @@ TEST(Shards, MQTT_4_5_0_1_OfflineMessagesWaitOnTheHomeShard) {
   w.publish(pub, "q/1", QoS::at_least_once, "one");
   w.publish(pub, "q/2", QoS::exactly_once, "two");
   Client& back = w.connect(World::make_connect(id, Version::v5, false, 3600), {}, 0);
-  EXPECT_EQ(back.shard, 1u);
+  EXPECT_EQ(w.shard_of(back), 1u);
   EXPECT_TRUE(back.all<event::Connected>()[0].connack.session_present);
   EXPECT_EQ(payloads(back), (std::vector<std::string>{"one", "two"}));
 }
@@ -94,7 +122,7 @@ TEST(Shards, MQTT_4_6_0_5_OrderAcrossShards) {
     w.publish(pub, "o", static_cast<QoS>(i % 3), sent.back());
   }
   EXPECT_EQ(payloads(sub), sent);
-  EXPECT_EQ(w.forwards, 60u);
+  EXPECT_EQ(w.broker.forwards(), 60u);
   for (const auto& done : pub.all<event::PublishCompleted>()) {
     EXPECT_EQ(done.outcome, Outcome::acknowledged);
     EXPECT_EQ(done.reason_code, ReasonCode::success);
@@ -145,11 +173,11 @@ TEST(Shards, MQTT_3_3_1_5_RetainedMessagesAreBrokerWide) {
   w.subscribe(sub, "r/+", QoS::at_least_once);
   EXPECT_EQ(payloads(sub), (std::vector<std::string>{"kept"}));
   EXPECT_TRUE(sub.messages()[0].retain);
-  EXPECT_EQ(w.engines[1]->stats().retained, 1u);
+  EXPECT_EQ(w.broker.engine(1).stats().retained, 1u);
   // Cleared from the other shard [MQTT-3.3.1-6].
   Client& other = w.connect(World::make_connect(id_on(1, "clear")), {}, 1);
   w.publish(other, "r/x", QoS::at_most_once, "", true);
-  EXPECT_EQ(w.engines[0]->stats().retained, 0u);
+  EXPECT_EQ(w.broker.engine(0).stats().retained, 0u);
 }
 
 TEST(Shards, MQTT_3_1_3_6_AssignedClientIdsBelongToTheAssigningShard) {
@@ -161,9 +189,9 @@ TEST(Shards, MQTT_3_1_3_6_AssignedClientIdsBelongToTheAssigningShard) {
     const auto id = connected[0].connack.properties.string(PropertyId::assigned_client_identifier);
     ASSERT_NE(id, nullptr);
     EXPECT_EQ(home_shard(*id, 2), shard);
-    EXPECT_EQ(c.shard, shard);
+    EXPECT_EQ(w.shard_of(c), shard);
   }
-  EXPECT_EQ(w.handoffs, 0u);
+  EXPECT_EQ(w.broker.handoffs(), 0u);
 }
 
 // A message routed to a session that ends before the forwarded copy
@@ -175,16 +203,16 @@ TEST(Shards, AForwardedMessageDoesNotReachALaterSessionWithTheSameId) {
   w.subscribe(sub, "t", QoS::at_least_once);
   Client& pub = w.connect(World::make_connect(id_on(0, "pub")), {}, 0);
   w.publish_unpumped(pub, "t", QoS::at_least_once, "late");
-  auto forward = w.engines[0]->poll_forward();
+  auto forward = w.broker.engine(0).poll_forward();
   ASSERT_TRUE(forward.has_value());
   ASSERT_EQ(forward->targets.size(), 1u);
   EXPECT_EQ(forward->targets[0].client_id, id);
   Client& again = w.connect(World::make_connect(id), {}, 1);  // Clean Start: a new session
-  const auto dropped = w.engines[1]->stats().messages_dropped;
-  w.engines[1]->deliver_forwarded(std::move(*forward), w.now);
+  const auto dropped = w.broker.engine(1).stats().messages_dropped;
+  w.broker.engine(1).deliver_forwarded(std::move(*forward), w.now);
   w.pump();
   EXPECT_TRUE(again.messages().empty());
-  EXPECT_EQ(w.engines[1]->stats().messages_dropped, dropped + 1);
+  EXPECT_EQ(w.broker.engine(1).stats().messages_dropped, dropped + 1);
 }
 
 }  // namespace

@@ -1,18 +1,15 @@
 // Test driver for the broker engine: real client Connections wired to the
-// engine in process, zero latency, with a fake clock. With shards > 1 it
-// runs that many engines as one broker (handoffs and forwarded messages
-// delivered at once, a lock that checks it is never taken twice).
+// in-process Harness (assay/broker/harness.hpp), zero latency, with a fake
+// clock. With shards > 1 the harness runs that many engines as one broker.
 #pragma once
 
 #include <gtest/gtest.h>
 
-#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <vector>
 
-#include "assay/broker/checking_lock.hpp"
-#include "assay/broker/engine.hpp"
+#include "assay/broker/harness.hpp"
 
 namespace assay::broker::test {
 
@@ -21,8 +18,7 @@ using namespace std::chrono_literals;
 
 struct Client {
   std::unique_ptr<Connection> conn;
-  ConnectionId id = 0;
-  std::size_t shard = 0;  // the engine serving it
+  Harness::Link link = 0;
   std::vector<Event> events;
   bool closed = false;
 
@@ -53,34 +49,16 @@ inline std::vector<std::string> payloads(const Client& c) {
 class World {
  public:
   explicit World(EngineConfig config = {}, std::size_t shards = 1)
-      : engines(make(config, shards, lock)), engine(*engines[0]) {}
+      : broker(std::move(config), shards), engine(broker.engine(0)) {}
 
-  CheckingLock lock;
-  std::vector<std::unique_ptr<Engine>> engines;
+  Harness broker;
   Engine& engine;  // the first
   Time now{0};
   std::vector<std::unique_ptr<Client>> clients;
-  std::size_t handoffs = 0;
-  std::size_t forwards = 0;
-  // With drain_before_takeover: called before the parked CONNECT resumes
-  // (a test delivers what the old connection still had to say).
-  std::function<void(const Engine::Drain&)> on_drain;
 
-  static std::vector<std::unique_ptr<Engine>> make(const EngineConfig& config, std::size_t n,
-                                                   CheckingLock& lock) {
-    std::vector<std::unique_ptr<Engine>> out;
-    Sharding sharding;
-    sharding.count = n;
-    sharding.routing = make_routing();
-    sharding.lock = n > 1 ? &lock : nullptr;
-    for (std::size_t i = 0; i < n; ++i) {
-      sharding.index = i;
-      EngineConfig c = config;
-      if (i > 0) c.sys_interval = Duration{0};
-      out.push_back(std::make_unique<Engine>(c, Time{0}, sharding));
-    }
-    return out;
-  }
+  // The engine serving `c`, and its connection id there.
+  std::size_t shard_of(const Client& c) const { return broker.shard_of(c.link); }
+  ConnectionId id_of(const Client& c) const { return broker.id_of(c.link); }
 
   // A client whose network connection is accepted by engine `shard`.
   Client& connect(Connect c, Session session = {}, std::size_t shard = 0) {
@@ -88,8 +66,7 @@ class World {
     ConnectionOptions o;
     o.role = Role::client;
     client->conn = std::make_unique<Connection>(o, now);
-    client->shard = shard;
-    client->id = *engines[shard]->open(now);
+    client->link = *broker.open(now, shard);
     client->conn->connect(std::move(c), std::move(session), now);
     clients.push_back(std::move(client));
     pump();
@@ -139,13 +116,13 @@ class World {
     c.conn->publish(std::move(p), now);
     Bytes bytes;
     c.conn->poll_transmit(bytes);
-    engines[c.shard]->receive(c.id, bytes, now);
+    broker.receive(c.link, bytes, now);
   }
 
   // The network of `c` fails (no DISCONNECT).
   void drop(Client& c) {
     c.conn->transport_closed(now);
-    engines[c.shard]->transport_closed(c.id, now);
+    broker.close(c.link, now);
     c.closed = true;
     pump();
   }
@@ -153,18 +130,14 @@ class World {
   void advance(Duration d) {
     const Time end = now + d;
     for (;;) {
-      std::optional<Time> next;
-      for (auto& e : engines) {
-        if (auto t = e->next_deadline(); t && (!next || *t < *next)) next = t;
-      }
+      std::optional<Time> next = broker.next_deadline();
       for (auto& c : clients) {
         if (c->closed) continue;
         if (auto t = c->conn->next_deadline(); t && (!next || *t < *next)) next = t;
       }
       if (!next || *next > end) break;
       now = std::max(now, *next);
-      for (auto& e : engines)
-        e->handle_timeout(now);
+      broker.handle_timeout(now);
       for (auto& c : clients) {
         if (!c->closed) c->conn->handle_timeout(now);
       }
@@ -188,47 +161,19 @@ class World {
         Bytes out;
         if (c->conn->poll_transmit(out)) {
           moved = true;
-          engines[c->shard]->receive(c->id, out, now);
+          broker.receive(c->link, out, now);
         }
         if (closing) {
           c->conn->transport_closed(now);
-          engines[c->shard]->transport_closed(c->id, now);
+          broker.close(c->link, now);
           while (auto e = c->conn->poll_event())
             c->events.push_back(std::move(*e));
           c->closed = true;
         }
       }
-      for (std::size_t s = 0; s < engines.size(); ++s) {
-        while (auto d = engines[s]->poll_drain()) {
-          moved = true;
-          if (on_drain) on_drain(*d);
-          engines[s]->resume(d->waiting, now);
-        }
-        while (auto h = engines[s]->poll_handoff()) {
-          moved = true;
-          ++handoffs;
-          const std::size_t to = h->shard;
-          const ConnectionId from = h->id;
-          const ConnectionId id = engines[to]->adopt(std::move(*h), now);
-          for (auto& c : clients) {
-            if (c->shard == s && c->id == from && !c->closed) {
-              c->shard = to;
-              c->id = id;
-            }
-          }
-        }
-        while (auto f = engines[s]->poll_forward()) {
-          moved = true;
-          ++forwards;
-          const std::size_t to = f->shard;
-          engines[to]->deliver_forwarded(std::move(*f), now);
-        }
-      }
-      for (std::size_t s = 0; s < engines.size(); ++s) {
-        while (auto out = engines[s]->poll_output()) {
-          moved = true;
-          deliver(s, *out);
-        }
+      while (auto d = broker.poll(now)) {
+        moved = true;
+        deliver(*d);
       }
       if (!moved) return;
     }
@@ -236,17 +181,16 @@ class World {
   }
 
  private:
-  void deliver(std::size_t shard, const Engine::Output& out) {
+  void deliver(const Harness::Delivery& d) {
     for (auto& c : clients) {
-      if (c->shard != shard || c->id != out.id || c->closed) continue;
-      c->conn->receive(out.bytes, now);
-      if (out.close_after) {
+      if (c->link != d.link || c->closed) continue;
+      c->conn->receive(d.bytes, now);
+      if (d.close_after) {  // the broker closed it: the harness told its engine
         while (auto e = c->conn->poll_event())
           c->events.push_back(std::move(*e));
         c->conn->transport_closed(now);
         while (auto e = c->conn->poll_event())
           c->events.push_back(std::move(*e));
-        engines[shard]->transport_closed(c->id, now);
         c->closed = true;
       }
     }

@@ -2,7 +2,7 @@
 // of in-flight messages and reconnects with session resumption, the clients
 // being the client engine of assay/client/engine.hpp. Every
 // message is numbered; the case reports, per subscriber, what was lost,
-// duplicated, out of order or unexpected (../shared/GUARANTEES.md, L1, L2,
+// duplicated, out of order or unexpected (docs/guarantees.md, L1, L2,
 // S4, S8). The clients are our own protocol Connection in the client role,
 // so the subscriber side keeps QoS 2 exactly-once across reconnects.
 #include <algorithm>
@@ -249,7 +249,7 @@ void run_stress(Context& ctx, QoS qos) {
   for (auto& c : all)
     c->step();
 
-  // Count, per subscriber and publisher, in the vocabulary of GUARANTEES.md.
+  // Count, per subscriber and publisher, in the vocabulary of docs/guarantees.md.
   std::size_t ok = 0, lost = 0, duplicated = 0, out_of_order = 0, unexpected = 0;
   for (Client* s : subs) {
     std::vector<std::map<std::size_t, std::size_t>> seen(publishers);  // seq -> copies

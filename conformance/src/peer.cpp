@@ -2,7 +2,7 @@
 #include <cstdio>
 
 #include "assay/conformance/suite.hpp"
-#include "packet_json.hpp"
+#include "assay/json/packet_json.hpp"
 
 namespace assay::conformance {
 
@@ -10,7 +10,7 @@ using namespace mqtt;
 
 namespace {
 std::string bracketed_hex(ByteView bytes) {
-  std::string s = tools::to_hex(bytes);
+  std::string s = packet_json::to_hex(bytes);
   s.insert(s.begin(), '[');
   s.push_back(']');
   return s;
@@ -18,7 +18,7 @@ std::string bracketed_hex(ByteView bytes) {
 }  // namespace
 
 std::string describe(const Packet& packet, Version version) {
-  return tools::to_json(packet, version).dump();
+  return packet_json::to_json(packet, version).dump();
 }
 
 Peer::Peer(Context& ctx, std::string name, Version version)
@@ -49,17 +49,52 @@ void Peer::send(const Packet& packet) {
 }
 
 void Peer::send_raw(ByteView bytes, const std::string& what) {
-  trace('>', what + " [" + tools::to_hex(bytes) + "]");
+  trace('>', what + " [" + packet_json::to_hex(bytes) + "]");
   if (!closed_) link_->write(bytes);
 }
 
+namespace {
+
+// A server that does not speak the CONNECT's version answers in its own:
+// a 3.1.1 server with return code 1 (3.1.1 [MQTT-3.1.2-2]), a 5.0 server
+// perhaps with 0x84 [MQTT-3.1.2-2]. Only that answer is taken in the other
+// version, and only before any CONNACK.
+std::optional<Connack> unsupported_version_answer(ByteView bytes, Version ours) {
+  const Version theirs = ours == Version::v5 ? Version::v3_1_1 : Version::v5;
+  DecodeResult r = decode(bytes, theirs);
+  const auto* d = std::get_if<Decoded>(&r);
+  if (d == nullptr || d->size != bytes.size()) return std::nullopt;
+  const auto* c = std::get_if<Connack>(&d->packet);
+  if (c == nullptr || c->reason_code != ReasonCode::unsupported_protocol_version) {
+    return std::nullopt;
+  }
+  return *c;
+}
+
+}  // namespace
+
 void Peer::pump() {
   Bytes in;
-  if (link_->read(in)) decoder_.feed(in);
+  if (link_->read(in)) {
+    decoder_.feed(in);
+    if (!connack_seen_) before_connack_.insert(before_connack_.end(), in.begin(), in.end());
+  }
   for (;;) {
     DecodeResult r = decoder_.next();
     if (std::holds_alternative<NeedMore>(r)) break;
     if (const auto* v = std::get_if<Violation>(&r)) {
+      if (!connack_seen_) {
+        if (auto c = unsupported_version_answer(before_connack_, version_)) {
+          connack_seen_ = true;
+          trace('<', "in MQTT " +
+                         std::string(
+                             to_string(version_ == Version::v5 ? Version::v3_1_1 : Version::v5)) +
+                         ": CONNACK Unsupported Protocol Version [" +
+                         packet_json::to_hex(before_connack_) + "]");
+          arrived_.push_back(std::move(*c));
+          break;
+        }
+      }
       trace('!', "malformed packet from the broker: " + to_string(*v));
       ctx_.fail("the broker sent a malformed packet: " + to_string(*v));
     }
@@ -71,6 +106,10 @@ void Peer::pump() {
       ctx_.fail("the broker sent a " + std::to_string(size) + "-byte " +
                 std::string(to_string(type_of(p))) + ", above the Maximum Packet Size of " +
                 std::to_string(maximum_packet_size_) + " the client gave [MQTT-3.1.2-24]");
+    }
+    if (std::holds_alternative<Connack>(p)) {
+      connack_seen_ = true;
+      before_connack_.clear();
     }
     if (const auto* c = std::get_if<Connack>(&p); c && !is_error(c->reason_code)) {
       connected_ = true;
@@ -118,7 +157,7 @@ Connack Peer::connect_ok(Connect c) {
   Connack ack = connect(std::move(c));
   if (ack.reason_code != ReasonCode::success) {
     ctx_.fail("the broker refused CONNECT from '" + id + "' with " +
-              tools::hex_byte(static_cast<std::uint8_t>(ack.reason_code)));
+              packet_json::hex_byte(static_cast<std::uint8_t>(ack.reason_code)));
   }
   return ack;
 }
@@ -244,10 +283,11 @@ void Peer::expect_close_with(const std::string& why, std::initializer_list<Reaso
   }
   std::string allowed;
   for (ReasonCode c : codes) {
-    allowed += (allowed.empty() ? "" : ", ") + tools::hex_byte(static_cast<std::uint8_t>(c));
+    allowed += (allowed.empty() ? "" : ", ") + packet_json::hex_byte(static_cast<std::uint8_t>(c));
   }
   ctx_.fail(why + ": the broker closed with reason code " +
-            tools::hex_byte(static_cast<std::uint8_t>(*code)) + ", expected one of " + allowed);
+            packet_json::hex_byte(static_cast<std::uint8_t>(*code)) + ", expected one of " +
+            allowed);
 }
 
 Bytes Peer::raw_until_close(const std::string& why) {

@@ -74,9 +74,10 @@ std::string random_token() {
   return t;
 }
 
-// Connects in one version and reads the CONNACK.
+// Connects in one version and reads the CONNACK. Without one: `why`, and
+// whether the broker said it does not offer the version (`unsupported`).
 std::optional<Connack> try_connect(Network& net, const Options& options, Version v,
-                                   const std::string& id, std::string& why) {
+                                   const std::string& id, std::string& why, bool& unsupported) {
   Capabilities none;
   std::vector<TraceLine> trace;
   Context ctx(net, options, none, v, id, trace);
@@ -87,10 +88,14 @@ std::optional<Connack> try_connect(Network& net, const Options& options, Version
       p.disconnect();
       return ack;
     }
+    unsupported = ack.reason_code == ReasonCode::unsupported_protocol_version;
     why = std::string(to_string(v)) + ": CONNACK " +
-          std::to_string(static_cast<unsigned>(ack.reason_code));
+          std::string(name(ack.reason_code, PacketType::connack)) + " (" +
+          std::to_string(static_cast<unsigned>(ack.reason_code)) + ")";
   } catch (const Failure& f) {
     why = std::string(to_string(v)) + ": " + f.what();
+  } catch (const NetworkError& e) {
+    why = std::string(to_string(v)) + ": network: " + e.what();
   }
   ctx.cleanup();
   return std::nullopt;
@@ -111,9 +116,8 @@ bool selected(const Case& c, const Options& options) {
 Capabilities probe(Network& net, const Options& options) {
   Capabilities caps;
   const std::string token = options.token.empty() ? random_token() : options.token;
-  std::string why5;
-  std::string why311;
-  if (auto ack = try_connect(net, options, Version::v5, token + "x5", why5)) {
+  if (auto ack =
+          try_connect(net, options, Version::v5, token + "x5", caps.v5_why, caps.v5_unsupported)) {
     caps.v5 = true;
     const Properties& p = ack->properties;
     if (auto q = p.integer(PropertyId::maximum_qos)) caps.maximum_qos = static_cast<QoS>(*q);
@@ -138,8 +142,11 @@ Capabilities probe(Network& net, const Options& options) {
       caps.server_keep_alive = static_cast<std::uint16_t>(*k);
     }
   }
-  if (try_connect(net, options, Version::v3_1_1, token + "x3", why311)) caps.v3_1_1 = true;
-  if (!caps.v5 && !caps.v3_1_1) caps.refused_why = why5 + "; " + why311;
+  if (try_connect(net, options, Version::v3_1_1, token + "x3", caps.v3_1_1_why,
+                  caps.v3_1_1_unsupported)) {
+    caps.v3_1_1 = true;
+  }
+  if (!caps.v5 && !caps.v3_1_1) caps.refused_why = caps.v5_why + "; " + caps.v3_1_1_why;
   return caps;
 }
 
@@ -166,12 +173,17 @@ Report run_suite(Network& net, const Options& options,
     CaseResult r;
     r.test = &c;
     const auto wall_start = std::chrono::steady_clock::now();
-    const bool offered = c.version == Version::v5 ? caps.v5 : caps.v3_1_1;
-    if (!offered) {
-      r.verdict = Verdict::not_applicable;
-      r.message = std::string("the broker does not accept MQTT ") +
-                  std::string(mqtt::to_string(c.version)) +
-                  (caps.refused_why.empty() ? "" : " (" + caps.refused_why + ")");
+    const bool v5 = c.version == Version::v5;
+    if (!(v5 ? caps.v5 : caps.v3_1_1)) {
+      // Not applicable only when the broker said it does not offer the
+      // version; a broker that answered no CONNECT of it fails its cases.
+      const bool announced = v5 ? caps.v5_unsupported : caps.v3_1_1_unsupported;
+      const std::string& why = v5 ? caps.v5_why : caps.v3_1_1_why;
+      const std::string version(mqtt::to_string(c.version));
+      r.verdict = announced ? Verdict::not_applicable : Verdict::failed;
+      r.message = (announced ? "the broker does not accept MQTT " + version
+                             : "the broker accepted no MQTT " + version + " CONNECT") +
+                  (why.empty() ? "" : " (" + why + ")");
     } else {
       Context ctx(net, opts, caps, c.version, opts.token + std::to_string(number), r.trace);
       try {

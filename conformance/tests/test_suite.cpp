@@ -49,7 +49,7 @@ void each_frame(mqtt::Bytes& bytes,
 
 Options quick() {
   Options o;
-  o.token = "t";
+  o.token = std::string("t");
   o.stress_messages = 100;
   return o;
 }
@@ -99,6 +99,52 @@ TEST(Suite, OurShardedBrokerPassesEveryApplicableCase) {
   EXPECT_EQ(r.count(Verdict::passed) + r.count(Verdict::not_applicable), all_cases().size());
   EXPECT_EQ(r.count(Verdict::not_applicable), 3u);  // for brokers that offer less
   EXPECT_GT(net.handoffs(), 100u);                  // most clients' shard is not the first
+}
+
+// A broker that answers no 5.0 CONNECT has not said it does not offer 5.0:
+// its 5.0 cases fail, they are not "not applicable" (the probe is the
+// network's first connection; its CONNACK is swallowed).
+TEST(Suite, ABrokerThatAnswersNo5ConnectFailsThe5Run) {
+  EngineNetwork net;
+  net.set_tamper([](std::uint64_t connection, mqtt::Bytes& bytes) {
+    if (connection == 1) bytes.clear();
+  });
+  Options o = quick();
+  o.only = {"connect.client-id-23"};
+  const Report r = run_suite(net, o);
+  EXPECT_FALSE(r.capabilities.v5);
+  EXPECT_FALSE(r.capabilities.v5_unsupported);
+  ASSERT_EQ(r.results.size(), 2u);
+  for (const CaseResult& c : r.results) {
+    if (c.test->version == mqtt::Version::v5) {
+      EXPECT_EQ(c.verdict, Verdict::failed);
+      EXPECT_NE(c.message.find("accepted no MQTT 5"), std::string::npos) << c.message;
+    } else {
+      EXPECT_EQ(c.verdict, Verdict::passed) << c.message;
+    }
+  }
+}
+
+// A 3.1.1-only broker answers a 5.0 CONNECT with the 3.1.1 CONNACK return
+// code 1 (3.1.1 [MQTT-3.1.2-2]): it said so, and the 5.0 cases are not
+// applicable.
+TEST(Suite, ABrokerThatRefuses5WithReturnCode1Makes5NotApplicable) {
+  EngineNetwork net;
+  net.set_tamper([](std::uint64_t connection, mqtt::Bytes& bytes) {
+    if (connection == 1) bytes = {0x20, 0x02, 0x00, 0x01};  // CONNACK, return code 1
+  });
+  Options o = quick();
+  o.only = {"connect.client-id-23"};
+  const Report r = run_suite(net, o);
+  EXPECT_FALSE(r.capabilities.v5);
+  EXPECT_TRUE(r.capabilities.v5_unsupported);
+  EXPECT_TRUE(r.capabilities.v3_1_1);
+  ASSERT_EQ(r.results.size(), 2u);
+  for (const CaseResult& c : r.results) {
+    EXPECT_EQ(c.verdict,
+              c.test->version == mqtt::Version::v5 ? Verdict::not_applicable : Verdict::passed)
+        << c.test->id() << ": " << c.message;
+  }
 }
 
 TEST(Suite, SelectionByStatementSectionAndVersion) {

@@ -1,8 +1,10 @@
 // The frame of the Connection: input dispatch, which packets each role may
 // receive in each state, transmission, timers, and the one place where a
 // violation becomes a reply and a close.
+#include <array>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "assay/mqtt/connection.hpp"
 #include "wire.hpp"
@@ -84,44 +86,61 @@ void Connection::receive(ByteView bytes, Time now) {
   }
 }
 
-// Which packets each role may receive in each state. Returns false after
-// reporting the violation.
+namespace {
+
+// Which packets each role may receive in each state: "" where it may, else
+// the statement it breaks there. One row per packet type (by its value),
+// one column per state in which a Connection decodes packets.
+enum Column : std::uint8_t {
+  server_awaiting_connect,
+  server_awaiting_decision,  // decoding only with enhanced authentication
+  server_connected,
+  client_awaiting_connack,
+  client_connected,
+  columns,
+};
+constexpr std::string_view first_connect = "MQTT-3.1.0-1";      // only CONNECT first
+constexpr std::string_view second_connect = "MQTT-3.1.0-2";     // no second CONNECT
+constexpr std::string_view during_auth = "MQTT-3.1.2-30";       // only AUTH or DISCONNECT
+constexpr std::string_view before_connack = "MQTT-3.2.0-1";     // CONNACK (or AUTH) first
+constexpr std::string_view second_connack = "MQTT-3.2.0-2";     // no second CONNACK
+constexpr std::string_view early_disconnect = "MQTT-3.14.0-1";  // no DISCONNECT before CONNACK
+constexpr std::string_view other_role = "§2.1.2";  // a packet only the other role sends
+
+using Row = std::array<std::string_view, columns>;
+constexpr std::array<Row, 16> receivable = {{
+    /* reserved    */ {},
+    /* CONNECT     */ {"", second_connect, second_connect, other_role, other_role},
+    /* CONNACK     */ {first_connect, during_auth, other_role, "", second_connack},
+    /* PUBLISH     */ {first_connect, during_auth, "", before_connack, ""},
+    /* PUBACK      */ {first_connect, during_auth, "", before_connack, ""},
+    /* PUBREC      */ {first_connect, during_auth, "", before_connack, ""},
+    /* PUBREL      */ {first_connect, during_auth, "", before_connack, ""},
+    /* PUBCOMP     */ {first_connect, during_auth, "", before_connack, ""},
+    /* SUBSCRIBE   */ {first_connect, during_auth, "", other_role, other_role},
+    /* SUBACK      */ {first_connect, during_auth, other_role, before_connack, ""},
+    /* UNSUBSCRIBE */ {first_connect, during_auth, "", other_role, other_role},
+    /* UNSUBACK    */ {first_connect, during_auth, other_role, before_connack, ""},
+    /* PINGREQ     */ {first_connect, during_auth, "", other_role, other_role},
+    /* PINGRESP    */ {first_connect, during_auth, other_role, before_connack, ""},
+    /* DISCONNECT  */ {first_connect, "", "", early_disconnect, ""},
+    /* AUTH        */ {first_connect, "", "", "", ""},
+}};
+
+}  // namespace
+
+// Looks the packet up in `receivable`; returns false after reporting the
+// violation. (The any role checks nothing and never asks.)
 bool Connection::allowed(PacketType type, Time now) {
-  using T = PacketType;
-  std::string_view statement;
+  Column column = client_connected;
   if (options_.role == Role::server) {
-    switch (state_) {
-      case State::awaiting_connect:
-        if (type != T::connect) statement = "MQTT-3.1.0-1";
-        break;
-      case State::awaiting_decision:
-        // Only with enhanced authentication do we decode here [MQTT-3.1.2-30].
-        if (type == T::connect)
-          statement = "MQTT-3.1.0-2";
-        else if (type != T::auth && type != T::disconnect)
-          statement = "MQTT-3.1.2-30";
-        break;
-      default:
-        if (type == T::connect)
-          statement = "MQTT-3.1.0-2";
-        else if (type == T::connack || type == T::suback || type == T::unsuback ||
-                 type == T::pingresp) {
-          statement = "§2.1.2";  // a packet only a server sends
-        }
-    }
-  } else {
-    if (type == T::connect || type == T::subscribe || type == T::unsubscribe ||
-        type == T::pingreq) {
-      statement = "§2.1.2";  // a packet only a client sends
-    } else if (state_ == State::awaiting_connack) {
-      if (type == T::disconnect)
-        statement = "MQTT-3.14.0-1";
-      else if (type != T::connack && type != T::auth)
-        statement = "MQTT-3.2.0-1";
-    } else if (type == T::connack) {
-      statement = "MQTT-3.2.0-2";
-    }
+    column = state_ == State::awaiting_connect    ? server_awaiting_connect
+             : state_ == State::awaiting_decision ? server_awaiting_decision
+                                                  : server_connected;
+  } else if (state_ == State::awaiting_connack) {
+    column = client_awaiting_connack;
   }
+  const std::string_view statement = receivable[static_cast<std::size_t>(type)][column];
   if (statement.empty()) return true;
   fail(Violation{ReasonCode::protocol_error, statement,
                  std::string(to_string(type)) + " is not allowed here"},

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "assay/mqtt/connection.hpp"
+#include "assay/mqtt/constants.hpp"
 #include "wire.hpp"
 
 namespace assay::mqtt {
@@ -31,7 +32,8 @@ void Connection::connect(Connect packet, Session session, Time now) {
   // What we announce is what we enforce on the server.
   decoder_.set_limits(DecodeLimits{prop_or<std::uint32_t>(props, PropertyId::maximum_packet_size,
                                                           options_.maximum_packet_size)});
-  receive_maximum_ = prop_or<std::uint16_t>(props, PropertyId::receive_maximum, 65535);
+  receive_maximum_ =
+      prop_or<std::uint16_t>(props, PropertyId::receive_maximum, default_receive_maximum);
   topic_alias_maximum_ = prop_or<std::uint16_t>(props, PropertyId::topic_alias_maximum, 0);
   if (extras_) extras_->incoming_aliases = {};  // grows as aliases arrive (to the maximum + 1)
   if (const auto* method = props.string(PropertyId::authentication_method)) {
@@ -42,7 +44,7 @@ void Connection::connect(Connect packet, Session session, Time now) {
   session_.set_expiry_interval(
       version_ == Version::v5
           ? prop_or<std::uint32_t>(props, PropertyId::session_expiry_interval, 0)
-          : (packet.clean_start ? 0 : 0xFFFFFFFF));
+          : (packet.clean_start ? 0 : session_never_expires));
   if (packet.clean_start) discard_session_state(ReasonCode::unspecified_error);
   connect_ = std::make_unique<Connect>(packet);
   state_ = State::awaiting_connack;
@@ -72,7 +74,8 @@ void Connection::on_connack(Connack packet, Time now) {
          "CONNACK Authentication Method does not match the CONNECT"},
         now);
   }
-  peer_receive_maximum_ = prop_or<std::uint16_t>(props, PropertyId::receive_maximum, 65535);
+  peer_receive_maximum_ =
+      prop_or<std::uint16_t>(props, PropertyId::receive_maximum, default_receive_maximum);
   peer_maximum_packet_size_ =
       prop_or<std::uint32_t>(props, PropertyId::maximum_packet_size, max_packet_size);
   peer_topic_alias_maximum_ = prop_or<std::uint16_t>(props, PropertyId::topic_alias_maximum, 0);
@@ -99,7 +102,8 @@ void Connection::on_connect(Connect packet, Time now) {
   version_ = packet.version;
   const Properties& props = packet.properties;
   keep_alive_ = packet.keep_alive;
-  peer_receive_maximum_ = prop_or<std::uint16_t>(props, PropertyId::receive_maximum, 65535);
+  peer_receive_maximum_ =
+      prop_or<std::uint16_t>(props, PropertyId::receive_maximum, default_receive_maximum);
   peer_maximum_packet_size_ =
       prop_or<std::uint32_t>(props, PropertyId::maximum_packet_size, max_packet_size);
   peer_topic_alias_maximum_ = prop_or<std::uint16_t>(props, PropertyId::topic_alias_maximum, 0);
@@ -139,7 +143,8 @@ void Connection::accept(Connack connack, Session session, Time now) {
       props.erase(PropertyId::response_information);
     }
   }
-  receive_maximum_ = prop_or<std::uint16_t>(props, PropertyId::receive_maximum, 65535);
+  receive_maximum_ =
+      prop_or<std::uint16_t>(props, PropertyId::receive_maximum, default_receive_maximum);
   topic_alias_maximum_ = prop_or<std::uint16_t>(props, PropertyId::topic_alias_maximum, 0);
   if (extras_) extras_->incoming_aliases = {};  // grows as aliases arrive (to the maximum + 1)
   maximum_qos_ = prop_or<QoS>(props, PropertyId::maximum_qos, QoS::exactly_once);
@@ -161,7 +166,7 @@ void Connection::accept(Connack connack, Session session, Time now) {
           ? prop_or<std::uint32_t>(
                 props, PropertyId::session_expiry_interval,
                 prop_or<std::uint32_t>(*requested, PropertyId::session_expiry_interval, 0))
-          : (connect_->clean_start ? 0 : 0xFFFFFFFF));
+          : (connect_->clean_start ? 0 : session_never_expires));
   set_timer(connect_timer, std::nullopt);
   connect_.reset();  // answered; what the connection still needs is kept above
   connack_code_ = connack.reason_code;
@@ -181,9 +186,7 @@ void Connection::reject(Connack connack, Time now) {
           "reject() answers a ConnectReceived or AuthReceived event");
   require(is_error(connack.reason_code), "reject() needs a Reason Code of 0x80 or more");
   require(!connack.session_present, "Session Present must be 0 on refusal [MQTT-3.2.2-6]");
-  if (version_ == Version::v3_1_1 && !connack_code_v311(connack.reason_code)) {
-    connack.reason_code = ReasonCode::server_unavailable;  // nearest 3.1.1 return code
-  }
+  connack.reason_code = for_version(connack.reason_code, PacketType::connack, version_);
   connack_code_ = connack.reason_code;
   send_packet(std::move(connack), now);
   connack_sent_ = true;

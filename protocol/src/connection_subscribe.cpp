@@ -98,6 +98,8 @@ void Connection::suback(Suback packet, Time now) {
   const auto it = subscribes_.find(packet.packet_id);
   require(it != nullptr, "suback() for no SUBSCRIBE [MQTT-3.8.4-2]");
   require(packet.reason_codes.size() == *it, "one SUBACK code per Topic Filter [MQTT-3.8.4-6]");
+  for (ReasonCode& rc : packet.reason_codes)
+    rc = for_version(rc, PacketType::suback, version_);
   subscribes_.erase(packet.packet_id);
   send_packet(std::move(packet), now);
 }

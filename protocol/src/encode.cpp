@@ -16,7 +16,7 @@ using detail::write_properties;
 }
 
 void check_length(std::size_t n, std::string_view what) {
-  if (n > 0xFFFF) misuse(std::string(what) + " is longer than 65,535 bytes");
+  if (n > max_string_length) misuse(std::string(what) + " is longer than 65,535 bytes");
 }
 
 void check_properties(const Properties& props, Version v, PropertyContext where) {

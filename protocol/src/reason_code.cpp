@@ -132,6 +132,22 @@ std::optional<std::uint8_t> connack_code_v311(ReasonCode rc) {
   }
 }
 
+ReasonCode for_version(ReasonCode rc, PacketType t, Version v) {
+  if (v == Version::v5) return rc;
+  switch (t) {
+    case PacketType::connack:
+      if (connack_code_v311(rc)) return rc;
+      if (rc == ReasonCode::banned || rc == ReasonCode::bad_authentication_method) {
+        return ReasonCode::not_authorized;
+      }
+      return ReasonCode::server_unavailable;
+    case PacketType::suback:
+      return is_error(rc) ? ReasonCode::unspecified_error : rc;
+    default:
+      return ReasonCode::success;
+  }
+}
+
 std::optional<ReasonCode> connack_reason_from_v311(std::uint8_t code) {
   static constexpr std::array<ReasonCode, 6> map = {ReasonCode::success,
                                                     ReasonCode::unsupported_protocol_version,

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "assay/mqtt/constants.hpp"
 #include "wire.hpp"
 
 namespace assay::mqtt {
@@ -20,7 +21,7 @@ std::optional<Violation> check_common(std::string_view s, ReasonCode rc, std::st
   if (s.empty()) {
     return invalid(rc, "MQTT-4.7.3-1", std::string(what) + " is empty");
   }
-  if (s.size() > 0xFFFF) {
+  if (s.size() > max_string_length) {
     return invalid(rc, "MQTT-4.7.3-3", std::string(what) + " is longer than 65,535 bytes");
   }
   if (s.find('\0') != std::string_view::npos) {
@@ -91,7 +92,7 @@ std::optional<Violation> validate_topic_name(std::string_view name, Version v) {
     if (c == '\0') return check_common(name, ReasonCode::topic_name_invalid, "topic name");
     wildcard = wildcard || c == '+' || c == '#';
   }
-  if (name.empty() || name.size() > 0xFFFF) {
+  if (name.empty() || name.size() > max_string_length) {
     return check_common(name, ReasonCode::topic_name_invalid, "topic name");
   }
   if (wildcard) {

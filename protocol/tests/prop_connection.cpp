@@ -2,7 +2,7 @@
 // client and a server Connection: messages both ways, random latency and
 // chunking, the link cut at random bytes, session resumption, and a server
 // that acknowledges in random order. After the faults a healed phase lets
-// everything drain. Asserted, from ../shared/GUARANTEES.md:
+// everything drain. Asserted, from docs/guarantees.md:
 //   S4 QoS 2 exactly once (never delivered twice, across reconnects)
 //   S5 packet id discipline (a new PUBLISH never reuses an id in flight)
 //   S6 retransmission only on resumption, DUP=1 exactly then

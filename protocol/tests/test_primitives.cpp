@@ -276,6 +276,36 @@ TEST(ReasonCodes, V311ConnackMapping) {
   EXPECT_FALSE(connack_code_v311(ReasonCode::banned));
 }
 
+// for_version is the one place that turns the engine's 5.0 codes into what
+// a 3.1.1 packet can carry; every 3.1.1 answer it gives must be encodable.
+TEST(ReasonCodes, ForVersionGivesWhatEachVersionCanCarry) {
+  for (int c = 0; c < 256; ++c) {
+    const auto rc = static_cast<ReasonCode>(c);
+    if (!is_defined(rc)) continue;
+    EXPECT_EQ(for_version(rc, PacketType::connack, Version::v5), rc);
+    if (allowed_in(rc, PacketType::connack)) {
+      EXPECT_TRUE(connack_code_v311(for_version(rc, PacketType::connack, Version::v3_1_1)));
+    }
+    if (allowed_in(rc, PacketType::suback)) {
+      const auto v311 = static_cast<unsigned>(for_version(rc, PacketType::suback, Version::v3_1_1));
+      EXPECT_TRUE(v311 <= 2 || v311 == 0x80) << c;  // [MQTT-3.9.3-2]
+    }
+    EXPECT_EQ(for_version(rc, PacketType::puback, Version::v3_1_1), ReasonCode::success);
+  }
+  // A refusal keeps its meaning where 3.1.1 has one.
+  EXPECT_EQ(
+      for_version(ReasonCode::client_identifier_not_valid, PacketType::connack, Version::v3_1_1),
+      ReasonCode::client_identifier_not_valid);  // return code 2
+  EXPECT_EQ(for_version(ReasonCode::banned, PacketType::connack, Version::v3_1_1),
+            ReasonCode::not_authorized);  // 5
+  EXPECT_EQ(for_version(ReasonCode::qos_not_supported, PacketType::connack, Version::v3_1_1),
+            ReasonCode::server_unavailable);  // 3
+  EXPECT_EQ(for_version(ReasonCode::quota_exceeded, PacketType::suback, Version::v3_1_1),
+            ReasonCode::unspecified_error);  // 0x80 Failure
+  EXPECT_EQ(for_version(ReasonCode::granted_qos_2, PacketType::suback, Version::v3_1_1),
+            ReasonCode::granted_qos_2);
+}
+
 TEST(PropertyTable, TypesAndPlaces) {
   EXPECT_EQ(property_info(PropertyId::subscription_identifier).type,
             PropertyType::variable_byte_integer);

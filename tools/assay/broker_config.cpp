@@ -51,13 +51,12 @@ broker::Listener listener(const json& v, const std::string& key) {
   return l;
 }
 
-}  // namespace
+using Setter = std::function<void(const json&, const std::string&)>;
 
-std::string apply_broker_config(const json& config, broker::ServerOptions& o) {
-  if (!config.is_object()) return "the configuration must be a JSON object";
+// Every key, with what it sets in `o`.
+std::map<std::string, Setter> setters(broker::ServerOptions& o) {
   broker::EngineConfig& e = o.engine;
-  using Setter = std::function<void(const json&, const std::string&)>;
-  const std::map<std::string, Setter> keys = {
+  return {
       {"listeners",
        [&](const json& v, const std::string& k) {
          if (!v.is_array() || v.empty())
@@ -119,7 +118,7 @@ std::string apply_broker_config(const json& config, broker::ServerOptions& o) {
        }},
       {"maximum_session_expiry",
        [&](const json& v, const std::string& k) {
-         e.maximum_session_expiry = integer<std::uint32_t>(v, k, 0, 0xFFFFFFFF);
+         e.maximum_session_expiry = integer<std::uint32_t>(v, k, 0, mqtt::session_never_expires);
        }},
       {"minimum_client_id_length",
        [&](const json& v, const std::string& k) {
@@ -154,11 +153,30 @@ std::string apply_broker_config(const json& config, broker::ServerOptions& o) {
        [&](const json& v, const std::string& k) {
          e.sys_interval = std::chrono::seconds(integer<int>(v, k, 0, 86400));
        }},
+      {"closing_grace",
+       [&](const json& v, const std::string& k) {
+         o.closing_grace = std::chrono::seconds(integer<int>(v, k, 1, 3600));
+       }},
       {"connect_timeout",
        [&](const json& v, const std::string& k) {
          e.connect_timeout = std::chrono::seconds(integer<int>(v, k, 1, 3600));
        }},
   };
+}
+
+}  // namespace
+
+std::vector<std::string> broker_config_keys() {
+  broker::ServerOptions unused;
+  std::vector<std::string> out;
+  for (const auto& [key, setter] : setters(unused))
+    out.push_back(key);
+  return out;
+}
+
+std::string apply_broker_config(const json& config, broker::ServerOptions& o) {
+  if (!config.is_object()) return "the configuration must be a JSON object";
+  const std::map<std::string, Setter> keys = setters(o);
   try {
     for (const auto& [key, value] : config.items()) {
       const auto it = keys.find(key);

@@ -5,12 +5,13 @@
 #include <iterator>
 #include <sstream>
 
-#include "packet_json.hpp"
+#include "assay/json/packet_json.hpp"
 
 namespace assay::tools {
 
 using namespace assay::mqtt;
 using json = nlohmann::ordered_json;
+using packet_json::to_json;
 
 std::optional<Bytes> parse_hex(std::string_view text, std::string& error) {
   Bytes out;

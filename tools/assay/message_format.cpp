@@ -4,8 +4,8 @@
 #include <ctime>
 #include <optional>
 
+#include "assay/json/packet_json.hpp"
 #include "client_args.hpp"
-#include "packet_json.hpp"
 
 namespace assay::tools {
 
@@ -370,7 +370,7 @@ json message_json(const Publish& m, Version version, WallClock::time_point t) {
   std::snprintf(full, sizeof full, "%.*s.%03lldZ", static_cast<int>(n), buf,
                 static_cast<long long>(ms));
   j["received_at"] = full;
-  const json packet = to_json(Packet{m}, version);
+  const json packet = packet_json::to_json(Packet{m}, version);
   for (auto it = packet.begin(); it != packet.end(); ++it)
     j[it.key()] = it.value();
   return j;

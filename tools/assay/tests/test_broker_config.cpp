@@ -1,6 +1,10 @@
 // The broker's JSON configuration: every error names its key.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include "broker_config.hpp"
 
 namespace assay::tools {
@@ -12,32 +16,73 @@ std::string apply(const char* text, broker::ServerOptions& o) {
   return apply_broker_config(json::parse(text), o);
 }
 
+// Every key the configuration knows, each set to a value other than its
+// default, and each asserted.
 TEST(BrokerConfig, AppliesEveryKey) {
+  const char* text = R"({"listeners": [{"address": "0.0.0.0", "port": 1884},
+                                        {"address": "::1", "port": 1885}],
+                       "log_level": "debug", "threads": 3, "output_buffer_limit": 100000,
+                       "closing_grace": 2, "max_connections": 10, "maximum_packet_size": 4096,
+                       "receive_maximum": 20, "topic_alias_maximum": 0, "maximum_qos": 1,
+                       "retain_available": false, "server_keep_alive": 30,
+                       "maximum_session_expiry": 600, "minimum_client_id_length": 3,
+                       "assign_client_ids": false, "max_subscriptions_per_client": 5,
+                       "max_queued_messages": 7, "max_queued_bytes": 1000,
+                       "queue_qos0_offline": true, "max_retained_messages": 9,
+                       "max_topic_levels": 12, "sys_interval": 0, "connect_timeout": 4})";
+  // The test covers every key there is: a new key fails it until it is here.
+  const json parsed = json::parse(text);
+  std::vector<std::string> given;
+  for (const auto& [key, value] : parsed.items())
+    given.push_back(key);
+  std::sort(given.begin(), given.end());
+  EXPECT_EQ(given, broker_config_keys());
+
   broker::ServerOptions o;
-  EXPECT_EQ(apply(R"({"listeners": [{"address": "0.0.0.0", "port": 1884},
-                                      {"address": "::1", "port": 1885}],
-                     "log_level": "debug", "max_connections": 10, "maximum_packet_size": 4096,
-                     "receive_maximum": 20, "topic_alias_maximum": 0, "maximum_qos": 1,
-                     "retain_available": false, "server_keep_alive": 30,
-                     "maximum_session_expiry": 600, "minimum_client_id_length": 3,
-                     "assign_client_ids": false, "max_subscriptions_per_client": 5,
-                     "max_queued_messages": 7, "max_queued_bytes": 1000,
-                     "queue_qos0_offline": true, "max_retained_messages": 9,
-                     "connect_timeout": 4, "threads": 3, "output_buffer_limit": 100000})",
-                  o),
-            "");
+  ASSERT_EQ(apply(text, o), "");
   ASSERT_EQ(o.listeners.size(), 2u);
+  EXPECT_EQ(o.listeners[0].address, "0.0.0.0");
+  EXPECT_EQ(o.listeners[0].port, 1884);
   EXPECT_EQ(o.listeners[1].address, "::1");
   EXPECT_EQ(o.listeners[1].port, 1885);
   EXPECT_EQ(o.log_level, broker::LogLevel::debug);
-  EXPECT_EQ(o.engine.max_connections, 10u);
-  EXPECT_EQ(o.engine.maximum_qos, mqtt::QoS::at_least_once);
-  EXPECT_FALSE(o.engine.retain_available);
-  EXPECT_EQ(o.engine.server_keep_alive, 30);
-  EXPECT_EQ(o.engine.session_limits.max_queued_messages, 7u);
-  EXPECT_EQ(o.engine.connect_timeout, std::chrono::seconds(4));
   EXPECT_EQ(o.threads, 3u);
   EXPECT_EQ(o.output_buffer_limit, 100000u);
+  EXPECT_EQ(o.closing_grace, std::chrono::seconds(2));
+  const broker::EngineConfig& e = o.engine;
+  EXPECT_EQ(e.max_connections, 10u);
+  EXPECT_EQ(e.maximum_packet_size, 4096u);
+  EXPECT_EQ(e.receive_maximum, 20);
+  EXPECT_EQ(e.topic_alias_maximum, 0);
+  EXPECT_EQ(e.maximum_qos, mqtt::QoS::at_least_once);
+  EXPECT_FALSE(e.retain_available);
+  EXPECT_EQ(e.server_keep_alive, 30);
+  EXPECT_EQ(e.maximum_session_expiry, 600u);
+  EXPECT_EQ(e.minimum_client_id_length, 3u);
+  EXPECT_FALSE(e.assign_client_ids);
+  EXPECT_EQ(e.max_subscriptions_per_client, 5u);
+  EXPECT_EQ(e.session_limits.max_queued_messages, 7u);
+  EXPECT_EQ(e.session_limits.max_queued_bytes, 1000u);
+  EXPECT_TRUE(e.queue_qos0_offline);
+  EXPECT_EQ(e.max_retained_messages, 9u);
+  EXPECT_EQ(e.max_topic_levels, 12u);
+  EXPECT_EQ(e.sys_interval, mqtt::Duration{0});
+  EXPECT_EQ(e.connect_timeout, std::chrono::seconds(4));
+
+  // The defaults differ from every value above, so each assertion shows
+  // its key was applied.
+  const broker::ServerOptions d;
+  EXPECT_NE(d.threads, o.threads);
+  EXPECT_NE(d.closing_grace, o.closing_grace);
+  EXPECT_NE(d.output_buffer_limit, o.output_buffer_limit);
+  EXPECT_NE(d.engine.max_topic_levels, e.max_topic_levels);
+  EXPECT_NE(d.engine.sys_interval, e.sys_interval);
+  EXPECT_NE(d.engine.topic_alias_maximum, e.topic_alias_maximum);
+  EXPECT_NE(d.engine.session_limits.max_queued_bytes, e.session_limits.max_queued_bytes);
+
+  // server_keep_alive null turns it off again.
+  ASSERT_EQ(apply(R"({"server_keep_alive": null})", o), "");
+  EXPECT_FALSE(o.engine.server_keep_alive.has_value());
 }
 
 TEST(BrokerConfig, ErrorsNameTheKey) {

@@ -24,7 +24,8 @@ class Authenticator {
   virtual ~Authenticator() = default;
   // Success, or the CONNACK Reason Code to refuse with: 0x86 (Bad User Name
   // or Password), 0x87 (Not authorized), 0x8A (Banned), ... A 3.1.1 client
-  // gets the matching return code (0x86 -> 4, 0x87 -> 5, else 5).
+  // gets the return code of the same meaning (mqtt::for_version: 0x86 -> 4,
+  // 0x87 and 0x8A -> 5, 0x85 -> 2, 0x88 -> 3; anything else -> 3).
   virtual mqtt::ReasonCode authenticate(const mqtt::Connect& connect) = 0;
 };
 

@@ -61,7 +61,7 @@ struct EngineConfig {
   // Replaces the client's Keep Alive when set (5.0 Server Keep Alive).
   std::optional<std::uint16_t> server_keep_alive;
   // Session Expiry Intervals above this are lowered to it (seconds).
-  std::uint32_t maximum_session_expiry = 0xFFFFFFFF;
+  std::uint32_t maximum_session_expiry = mqtt::session_never_expires;
   // The connection validator rule: client ids shorter than this are refused
   // with Client Identifier not valid (0x85; 3.1.1: 0x02).
   std::size_t minimum_client_id_length = 0;

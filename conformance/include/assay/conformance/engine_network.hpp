@@ -1,7 +1,8 @@
-// The in-process transport: our broker engine with a fake clock. Time moves
-// only in wait(), straight to the next engine deadline, so cases that wait
-// for a keep-alive or a will delay finish at once. With shards > 1 it runs
-// that many engines as one broker, the way `assay broker --threads N` does
+// The in-process transport: our broker engine, in the in-process Harness
+// (assay/broker/harness.hpp), with a fake clock. Time moves only in wait(),
+// straight to the next engine deadline, so cases that wait for a keep-alive
+// or a will delay finish at once. With shards > 1 the harness runs that many
+// engines as one broker, the way `assay broker --threads N` does
 // (connections handed to their client id's shard, messages forwarded between
 // shards), on one thread: the suite then checks the sharded engine too.
 #pragma once
@@ -9,9 +10,8 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <vector>
 
-#include "assay/broker/engine.hpp"
+#include "assay/broker/harness.hpp"
 #include "assay/conformance/network.hpp"
 
 namespace assay::conformance {
@@ -26,9 +26,9 @@ class EngineNetwork : public Network {
   void wait(Time until) override;
   std::string describe() const override;
 
-  broker::Engine& engine(std::size_t shard = 0) { return *engines_.at(shard); }
+  broker::Engine& engine(std::size_t shard = 0) { return broker_.engine(shard); }
   // How many connections moved to another shard after their CONNECT.
-  std::size_t handoffs() const { return handoffs_; }
+  std::size_t handoffs() const { return broker_.handoffs(); }
 
   // A hook that sees every chunk the engine sends to a connection and may
   // change it (tests use it to build a faulty broker that loses messages).
@@ -41,16 +41,13 @@ class EngineNetwork : public Network {
  private:
   class EngineLink;
   friend class EngineLink;
-  using Key = std::pair<std::size_t, broker::ConnectionId>;  // shard, id there
   void flush();
 
   Time now_{0};
-  std::unique_ptr<broker::SharedLock> lock_;
-  std::vector<std::unique_ptr<broker::Engine>> engines_;
-  std::map<Key, EngineLink*> links_;
+  broker::Harness broker_;
+  std::map<broker::Harness::Link, EngineLink*> links_;
   std::uint64_t news_ = 0;
   std::uint64_t made_ = 0;
-  std::size_t handoffs_ = 0;
   Tamper tamper_;
   Tamper inbound_tamper_;
 };

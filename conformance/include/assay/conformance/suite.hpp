@@ -45,6 +45,14 @@ struct Options {
 struct Capabilities {
   bool v3_1_1 = false;
   bool v5 = false;
+  // For a version the probe could not connect in: whether the broker said
+  // it does not offer it (a CONNACK with Unsupported Protocol Version, 0x84
+  // or 3.1.1 return code 1: its cases are not applicable), and what
+  // happened. Any other answer, or none, fails that version's cases.
+  bool v3_1_1_unsupported = false;
+  bool v5_unsupported = false;
+  std::string v3_1_1_why;
+  std::string v5_why;
   std::string refused_why;  // why no version could connect, if so
   mqtt::QoS maximum_qos = mqtt::QoS::exactly_once;
   bool retain_available = true;
@@ -53,7 +61,7 @@ struct Capabilities {
   bool subscription_ids_available = true;
   std::uint16_t topic_alias_maximum = 0;
   std::uint32_t maximum_packet_size = 0;  // 0: no limit announced
-  std::uint16_t receive_maximum = 65535;
+  std::uint16_t receive_maximum = mqtt::default_receive_maximum;
   std::optional<std::uint16_t> server_keep_alive;
 };
 
@@ -162,6 +170,8 @@ class Peer {
   std::deque<mqtt::Packet> stash_;
   bool closed_ = false;
   bool connected_ = false;  // a CONNACK with a code below 0x80 arrived
+  bool connack_seen_ = false;
+  mqtt::Bytes before_connack_;  // what the broker sent before its CONNACK
   bool close_traced_ = false;
   std::uint16_t packet_id_ = 0;
   // The Maximum Packet Size our CONNECT gave (5.0): nothing larger may come.

@@ -13,15 +13,12 @@
 #include <stdexcept>
 #include <variant>
 
+#include "assay/mqtt/constants.hpp"
 #include "assay/mqtt/packets.hpp"
 #include "assay/mqtt/types.hpp"
 #include "assay/mqtt/violation.hpp"
 
 namespace assay::mqtt {
-
-inline constexpr std::uint32_t max_remaining_length = 268'435'455;
-// Fixed header byte + 4 bytes of Remaining Length + the largest body.
-inline constexpr std::uint32_t max_packet_size = 1 + 4 + max_remaining_length;
 
 struct DecodeLimits {
   // The largest whole packet (fixed header included) accepted, as in the 5.0

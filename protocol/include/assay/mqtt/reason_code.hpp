@@ -80,4 +80,13 @@ inline bool is_error(ReasonCode rc) {
 std::optional<std::uint8_t> connack_code_v311(ReasonCode rc);
 std::optional<ReasonCode> connack_reason_from_v311(std::uint8_t code);
 
+// The one place that chooses what a packet of type `t` says for `rc` in
+// version `v`, so that the engine can speak 5.0 codes throughout. 5.0
+// carries `rc` itself. 3.1.1 has fewer: a CONNACK carries the return code of
+// the same meaning (connack_code_v311), Not authorized for Banned and Bad
+// authentication method, and Server unavailable for any other refusal; a
+// SUBACK a granted QoS or 0x80 (Failure) for any refusal [MQTT-3.9.3-2];
+// PUBACK, PUBREC, PUBREL, PUBCOMP and UNSUBACK carry no code (success).
+ReasonCode for_version(ReasonCode rc, PacketType t, Version v);
+
 }  // namespace assay::mqtt

@@ -1,6 +1,9 @@
 // The lock engines on several threads share their Routing under: a
-// std::shared_mutex behind the engine's SharedLock interface (the engine
-// itself stays free of threading headers).
+// std::shared_mutex behind the engine's SharedLock interface. A header of its
+// own, included by drivers that run engines on threads (the Asio front end,
+// bench/shard_bench.cpp) and never by the engine, which stays free of
+// threading headers (broker.engine_purity); CheckingLock is the one-thread
+// counterpart.
 #pragma once
 
 #include <shared_mutex>

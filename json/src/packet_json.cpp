@@ -1,10 +1,10 @@
-#include "packet_json.hpp"
+#include "assay/json/packet_json.hpp"
 
 #include <cstdio>
 
 #include "assay/mqtt/utf8.hpp"
 
-namespace assay::tools {
+namespace assay::packet_json {
 
 using json = nlohmann::ordered_json;
 using namespace assay::mqtt;
@@ -195,4 +195,4 @@ json to_json(const Violation& violation) {
           {"detail", violation.detail}};
 }
 
-}  // namespace assay::tools
+}  // namespace assay::packet_json

@@ -1,0 +1,34 @@
+# Shell helpers for the tests that start servers (sourced by
+# broker/tests/*.sh, conformance/tests/*.sh and tools/assay/tests/*.sh).
+# None of them sleeps to synchronise: each waits for an event (a line in a
+# log, a process ending) with a deadline, and fails loudly when the event
+# does not come.
+
+# wait_for_line FILE PATTERN PID [SECONDS]
+# Returns once a line of FILE matches PATTERN (grep -E). Fails, showing
+# FILE, when process PID ends first or SECONDS (default 20) pass.
+wait_for_line() {
+  local file=$1 pattern=$2 pid=$3 seconds=${4:-20} fd tail_pid status=1
+  # tail -F follows the file as it grows (inotify) and ends with PID.
+  exec {fd}< <(exec timeout "$seconds" tail -n +1 -F --pid="$pid" "$file" 2>/dev/null)
+  tail_pid=$!
+  if grep -a -q -m 1 -E -- "$pattern" <&"$fd"; then status=0; fi
+  kill "$tail_pid" 2>/dev/null || true
+  exec {fd}<&-
+  if [ "$status" -ne 0 ]; then
+    local state=ended
+    if kill -0 "$pid" 2>/dev/null; then state="still running after ${seconds} s"; fi
+    echo "gave up waiting for /$pattern/ in $file (process $pid $state):" >&2
+    sed 's/^/  | /' "$file" >&2
+  fi
+  return "$status"
+}
+
+# stop PID: SIGTERM, then its exit status (a server that crashes on the
+# way down fails the test that stops it).
+stop() {
+  kill "$1" 2>/dev/null || true
+  local status=0
+  wait "$1" || status=$?
+  return "$status"
+}

@@ -253,6 +253,7 @@ void Connection::transport_closed(Time) {
   unsubscribes_.clear();
   for (auto& f : session_.inflight_)
     f.sent = false;
+  inflight_sent_ = 0;
   const bool will = options_.role == Role::server && will_declared_ &&
                     !normal_disconnect_received_ && connack_sent_ &&
                     connack_code_ == ReasonCode::success;

@@ -12,15 +12,6 @@ namespace assay::mqtt {
 
 using wire::cite;
 
-namespace {
-
-std::size_t sent_count(const std::vector<InFlight>& inflight) {
-  return static_cast<std::size_t>(
-      std::count_if(inflight.begin(), inflight.end(), [](const InFlight& f) { return f.sent; }));
-}
-
-}  // namespace
-
 // ---- outgoing ---------------------------------------------------------------
 
 // An acknowledgement without properties has nothing for send_packet() to
@@ -69,7 +60,7 @@ void Connection::publish_as(Ticket ticket, Publish message, Time now) {
 bool Connection::can_publish(QoS qos) const {
   if (state_ != State::connected || !session_.queue_.empty()) return false;
   return qos == QoS::at_most_once ||
-         (sent_count(session_.inflight_) < peer_receive_maximum_ && packet_id_available());
+         (inflight_sent_ < peer_receive_maximum_ && packet_id_available());
 }
 
 // Sends a new message (entry == nullptr) or retransmits an in-flight one.
@@ -79,6 +70,7 @@ void Connection::send_publish(InFlight* entry, Publish message, Ticket ticket, T
     wire.dup = true;  // [MQTT-3.3.1-1]; same packet id [MQTT-4.4.0-1]
     wire.properties.erase(PropertyId::topic_alias);
     if (version_ == Version::v3_1_1) wire.properties = {};
+    if (!entry->sent) ++inflight_sent_;
     entry->sent = true;
     if (entry->stage == InFlight::Stage::awaiting_pubcomp) {
       send_ack(Pubrel{wire.packet_id, {}, {}, {}}, now);
@@ -146,6 +138,7 @@ void Connection::send_publish(InFlight* entry, Publish message, Ticket ticket, T
     const auto stage = qos == QoS::at_least_once ? InFlight::Stage::awaiting_puback
                                                  : InFlight::Stage::awaiting_pubrec;
     session_.inflight_.push_back(InFlight{ticket, std::move(message), stage, true});
+    ++inflight_sent_;
   } else {
     complete(ticket, 0, qos, Outcome::acknowledged, ReasonCode::success);
   }
@@ -155,7 +148,7 @@ void Connection::send_publish(InFlight* entry, Publish message, Ticket ticket, T
 // connection (in their original order [MQTT-4.6.0-1]), then the queue.
 void Connection::drain(Time now) {
   if (state_ != State::connected) return;
-  std::size_t sent = sent_count(session_.inflight_);
+  std::size_t sent = inflight_sent_;
   bool blocked = false;
   for (auto& f : session_.inflight_) {
     if (f.sent) continue;
@@ -182,7 +175,7 @@ void Connection::drain(Time now) {
     }
     const bool counts = q.publish.qos != QoS::at_most_once;
     send_publish(nullptr, std::move(q.publish), q.ticket, now);
-    if (counts) sent = sent_count(session_.inflight_);
+    if (counts) sent = inflight_sent_;
   }
 }
 
@@ -196,6 +189,7 @@ void Connection::discard_session_state(ReasonCode why) {
     complete(f.ticket, f.publish.packet_id, f.publish.qos, Outcome::discarded, why);
   }
   session_.inflight_.clear();
+  inflight_sent_ = 0;
   session_.incoming_qos2_.clear();
   session_.used_ids_.clear();
 }
@@ -205,6 +199,7 @@ void Connection::start_session(bool session_present, Time now) {
   // handed over from (a takeover moves it from a connection still open).
   for (auto& f : session_.inflight_)
     f.sent = false;
+  inflight_sent_ = 0;
   // Without Session Present the old state is gone [MQTT-3.2.2-5]; with it,
   // everything unacknowledged is resent [MQTT-4.4.0-1].
   if (!session_present) discard_session_state(ReasonCode::unspecified_error);
@@ -221,11 +216,16 @@ std::vector<InFlight>::iterator find_inflight(std::vector<InFlight>& inflight, c
 
 }  // namespace
 
+void Connection::erase_inflight(std::vector<InFlight>::iterator it) {
+  if (it->sent) --inflight_sent_;
+  session_.inflight_.erase(it);
+}
+
 void Connection::on_puback(const Puback& ack, Time now) {
   auto it = find_inflight(session_.inflight_, ack);
   if (it == session_.inflight_.end() || it->stage != InFlight::Stage::awaiting_puback) return;
   const Ticket t = it->ticket;
-  session_.inflight_.erase(it);
+  erase_inflight(it);
   session_.release_packet_id(ack.packet_id);
   complete(t, ack.packet_id, QoS::at_least_once,
            is_error(ack.reason_code) ? Outcome::refused : Outcome::acknowledged, ack.reason_code);
@@ -242,7 +242,7 @@ void Connection::on_pubrec(const Pubrec& ack, Time now) {
   if (it->stage == InFlight::Stage::awaiting_pubrec && is_error(ack.reason_code)) {
     // Refused: acknowledged, never resent [MQTT-4.4.0-2].
     const Ticket t = it->ticket;
-    session_.inflight_.erase(it);
+    erase_inflight(it);
     session_.release_packet_id(ack.packet_id);
     complete(t, ack.packet_id, QoS::exactly_once, Outcome::refused, ack.reason_code);
     return drain(now);
@@ -256,7 +256,7 @@ void Connection::on_pubcomp(const Pubcomp& ack, Time now) {
   auto it = find_inflight(session_.inflight_, ack);
   if (it == session_.inflight_.end() || it->stage != InFlight::Stage::awaiting_pubcomp) return;
   const Ticket t = it->ticket;
-  session_.inflight_.erase(it);
+  erase_inflight(it);
   session_.release_packet_id(ack.packet_id);
   complete(t, ack.packet_id, QoS::exactly_once, Outcome::acknowledged, ack.reason_code);
   drain(now);

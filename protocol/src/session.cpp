@@ -1,5 +1,7 @@
 #include "assay/mqtt/session.hpp"
 
+#include "assay/mqtt/constants.hpp"
+
 #include "property_codec.hpp"
 #include "wire.hpp"
 
@@ -70,9 +72,9 @@ EnqueueResult Session::enqueue(Publish message, Ticket* ticket, Time now) {
 }
 
 std::optional<std::uint16_t> Session::allocate_packet_id() {
-  for (std::uint32_t tries = 0; tries < 65535; ++tries) {
+  for (std::uint32_t tries = 0; tries < max_packet_identifier; ++tries) {
     const std::uint16_t id = next_id_;
-    next_id_ = next_id_ == 65535 ? 1 : static_cast<std::uint16_t>(next_id_ + 1);
+    next_id_ = next_id_ == max_packet_identifier ? 1 : static_cast<std::uint16_t>(next_id_ + 1);
     if (used_ids_.insert(id)) return id;
   }
   return std::nullopt;

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <limits>
 
+#include "assay/mqtt/constants.hpp"
 #include "assay/mqtt/topic.hpp"
 #include "assay/mqtt/utf8.hpp"
 
@@ -16,8 +17,6 @@ namespace assay::tools {
 using namespace mqtt;
 
 namespace {
-
-constexpr std::uint32_t never_expires = 0xFFFFFFFF;
 
 void last_wins(CLI::Option* o) {
   o->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
@@ -336,7 +335,7 @@ Prepared prepare(const CLI::App& cmd, const ClientArgs& a, Tool tool) {
   std::optional<std::uint32_t> expiry;
   if (a.expiry) {
     if (*a.expiry == "-1" || *a.expiry == "\u221e") {
-      expiry = never_expires;
+      expiry = session_never_expires;
     } else if (const auto n = number(*a.expiry, 0, 4294967295LL)) {
       expiry = static_cast<std::uint32_t>(*n);
     } else {
@@ -346,8 +345,8 @@ Prepared prepare(const CLI::App& cmd, const ClientArgs& a, Tool tool) {
   }
   const bool id_given = a.id.has_value();
   if (version == Version::v5) {
-    if (!c.clean_start && !expiry) expiry = never_expires;
-    if (expiry && *expiry == never_expires && !id_given) {
+    if (!c.clean_start && !expiry) expiry = session_never_expires;
+    if (expiry && *expiry == session_never_expires && !id_given) {
       throw UsageError("-c/-x: a session that never expires needs a client id (-i)");
     }
   } else if (!c.clean_start && !id_given) {

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "assay/mqtt/codec.hpp"
+#include "assay/mqtt/constants.hpp"
 #include "assay/mqtt/fifo.hpp"
 #include "assay/mqtt/packets.hpp"
 #include "assay/mqtt/session.hpp"
@@ -211,7 +212,7 @@ class Connection {
   bool can_publish(QoS qos) const;
   // Whether a Packet Identifier is free for a SUBSCRIBE or UNSUBSCRIBE (all
   // 65,535 may be held by messages in flight and open requests).
-  bool packet_id_available() const { return session_.used_ids_.size() < 65535; }
+  bool packet_id_available() const { return session_.used_ids_.size() < max_packet_identifier; }
   // With manual_ack: the received QoS 1/2 message `packet_id` is owned (or
   // refused with a code >= 0x80). Acks still leave in receive order
   // [MQTT-4.6.0-2], [MQTT-4.6.0-3].
@@ -310,6 +311,7 @@ class Connection {
   void complete(Ticket ticket, std::uint16_t packet_id, QoS qos, Outcome outcome, ReasonCode rc);
   void flush_acks(Time now);
   void discard_session_state(ReasonCode why);
+  void erase_inflight(std::vector<InFlight>::iterator it);
 
   // connection_subscribe.cpp
   void on_subscribe(Subscribe packet, Time now);
@@ -341,9 +343,9 @@ class Connection {
 
   // Negotiated values (5.0 defaults when absent).
   std::uint16_t keep_alive_ = 0;
-  std::uint16_t receive_maximum_ = 65535;  // ours
-  std::uint16_t topic_alias_maximum_ = 0;  // ours
-  std::uint16_t peer_receive_maximum_ = 65535;
+  std::uint16_t receive_maximum_ = default_receive_maximum;  // ours
+  std::uint16_t topic_alias_maximum_ = 0;                    // ours
+  std::uint16_t peer_receive_maximum_ = default_receive_maximum;
   std::uint32_t peer_maximum_packet_size_ = max_packet_size;
   std::uint16_t peer_topic_alias_maximum_ = 0;
   QoS peer_maximum_qos_ = QoS::exactly_once;  // client: the server's Maximum QoS
@@ -362,7 +364,10 @@ class Connection {
     Properties properties;
   };
   Fifo<PendingAck> pending_acks_;  // in receive order
-  IdSet incoming_open_;            // QoS>0 PUBLISHes counted against our Receive Maximum
+  // How many of the session's in-flight messages went out on this
+  // connection (InFlight::sent), counted rather than counted again.
+  std::size_t inflight_sent_ = 0;
+  IdSet incoming_open_;  // QoS>0 PUBLISHes counted against our Receive Maximum
   // What few connections use, made on first use and kept off the object.
   struct Extras {
     std::optional<std::string> authentication_method;  // enhanced authentication

@@ -23,5 +23,7 @@ inline constexpr std::uint32_t session_never_expires = 0xFFFF'FFFF;
 // An absent Receive Maximum means 65,535 (§3.1.2.11.3, §3.2.2.3.3), and
 // 3.1.1, which has no flow control, behaves the same.
 inline constexpr std::uint16_t default_receive_maximum = 65'535;
+// Packet Identifiers are 1 to 65,535 (§2.2.1): at most this many in use.
+inline constexpr std::uint16_t max_packet_identifier = 65'535;
 
 }  // namespace assay::mqtt

@@ -79,7 +79,7 @@ class Session {
   const std::string& client_id() const { return client_id_; }
   void set_client_id(std::string id) { client_id_ = std::move(id); }
   // 5.0 Session Expiry Interval in seconds (0: ends with the connection;
-  // 0xFFFFFFFF: never). 3.1.1 CleanSession=0 sessions use 0xFFFFFFFF.
+  // session_never_expires). 3.1.1 CleanSession=0 sessions use that too.
   std::uint32_t expiry_interval() const { return expiry_interval_; }
   void set_expiry_interval(std::uint32_t s) { expiry_interval_ = s; }
   const SessionLimits& limits() const { return limits_; }

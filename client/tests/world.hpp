@@ -31,6 +31,8 @@ struct Node {
   // Cut the connection once this many more bytes have gone to the broker
   // (the rest of that chunk is lost with it).
   std::optional<std::size_t> cut_after;
+  // The same for bytes from the broker.
+  std::optional<std::size_t> cut_in_after;
   // Cut the connection instead of delivering a chunk, towards the broker or
   // from it, when the predicate says so (it is cleared once it fires).
   std::function<bool(const Bytes&)> cut_before_sending;
@@ -121,6 +123,16 @@ class World {
             n->cut_before_receiving(out->bytes)) {
           n->cut_before_receiving = nullptr;
           cut(*n);
+          continue;
+        }
+        if (n != nullptr && !out->bytes.empty() && n->cut_in_after) {
+          const std::size_t keep = std::min(*n->cut_in_after, out->bytes.size());
+          *n->cut_in_after -= keep;
+          if (keep > 0) n->engine->receive(ByteView(out->bytes.data(), keep), now);
+          if (*n->cut_in_after == 0) {
+            n->cut_in_after.reset();
+            cut(*n);
+          }
           continue;
         }
         if (n != nullptr && !out->bytes.empty()) n->engine->receive(out->bytes, now);

@@ -259,6 +259,7 @@ struct Engine::StoredSession {
   std::uint64_t incarnation = 0;  // unique per engine; see Routing
   // Whether its queue is nearly full, for the other shards (several only).
   std::shared_ptr<std::atomic<bool>> congested;
+  std::unique_ptr<Publish> held_back;  // PlantedBug::reorder_queue only
 };
 
 namespace {
@@ -825,8 +826,11 @@ void Engine::on_event(Link& link, Event& e, Time now) {
       refusal = ReasonCode::not_authorized;
     }
     bool full = false;
-    const std::size_t n =
-        refusal == ReasonCode::success ? route(message, link.client_id(), now, &full) : 0;
+    const bool planted_loss = config_.planted_bug == PlantedBug::lose_qos2_after_pubrec &&
+                              message.qos == QoS::exactly_once;
+    const std::size_t n = refusal == ReasonCode::success && !planted_loss
+                              ? route(message, link.client_id(), now, &full)
+                              : 0;
     if (full) {
       refusal = ReasonCode::quota_exceeded;
       // 3.1.1 cannot refuse a PUBLISH: the connection closes without the
@@ -951,6 +955,10 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
         old.will && old.will->properties.integer(PropertyId::will_delay_interval).value_or(0) > 0;
     if (old.will && (c.clean_start || !delayed)) fire_will(old, now);
     old.will.reset();
+    if (config_.planted_bug == PlantedBug::drop_session_on_takeover && !c.clean_start) {
+      end_session(client_id, now);
+      it = sessions_.end();
+    }
   }
   bool present = false;
   if (it != sessions_.end()) {
@@ -998,6 +1006,11 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
     }
   }
   link.to(Stage::answered);
+  if (config_.planted_bug == PlantedBug::forget_inflight_on_resume && present) {
+    Session emptied(s.session->client_id(), config_.session_limits);
+    emptied.set_expiry_interval(s.session->expiry_interval());
+    *s.session = std::move(emptied);
+  }
   link.conn.accept(std::move(ack), std::move(*s.session), now);
   s.session.reset();
 }
@@ -1010,7 +1023,9 @@ void Engine::on_closed(Link& link, const event::Closed& closed, Time now) {
   s.session = std::make_unique<Session>(link.conn.take_session());
   s.link = 0;
   set_shared_online(s, false);
-  if (!closed.publish_will) s.will.reset();  // [MQTT-3.1.2-10], [MQTT-3.14.4-3]
+  if (!closed.publish_will && config_.planted_bug != PlantedBug::will_on_normal_disconnect) {
+    s.will.reset();  // [MQTT-3.1.2-10], [MQTT-3.14.4-3]
+  }
   went_offline(s, now);
 }
 
@@ -1187,7 +1202,8 @@ void Engine::send_retained(StoredSession& s, const std::string& filter, const Su
     }
     // Retained deliveries keep RETAIN=1 [MQTT-3.3.1-9].
     deliver(s,
-            copy_for(message, std::min(message.qos, sub.options.qos), true,
+            copy_for(message, std::min(message.qos, sub.options.qos),
+                     config_.planted_bug != PlantedBug::retained_without_retain_flag,
                      identifiers_of(sub.identifier)),
             now);
     ++it;
@@ -1403,6 +1419,17 @@ Engine::Link* Engine::deliver(StoredSession& s, Publish message, Time now) {
     return nullptr;
   }
   if (!s.session) s.session = std::make_unique<Session>(s.client_id, config_.session_limits);
+  if (config_.planted_bug == PlantedBug::ack_before_store) unsaved_sessions_.erase(s.client_id);
+  if (config_.planted_bug == PlantedBug::reorder_queue) {
+    // Holds every other message back and queues it after the next.
+    if (!s.held_back) {
+      s.held_back = std::make_unique<Publish>(std::move(message));
+      return nullptr;
+    }
+    s.session->enqueue(std::move(message), nullptr, now);
+    message = std::move(*s.held_back);
+    s.held_back.reset();
+  }
   if (s.session->enqueue(std::move(message), nullptr, now) == EnqueueResult::full) {
     ++counters_.messages_dropped;
   }

@@ -121,6 +121,7 @@ void Engine::transport_opened(Time now) {
   o.ping_timeout = config_.ping_timeout;
   o.auto_topic_alias = config_.topic_aliases;
   o.trace_packets = config_.trace_packets;
+  o.planted_resend_without_dup = config_.planted_bug == PlantedBug::resend_without_dup;
   conn_ = std::make_unique<Connection>(o, now);
   loss_.reset();
   connected_at_ = Time::max();
@@ -128,6 +129,11 @@ void Engine::transport_opened(Time now) {
   // Until CONNACK tells whether the server kept the session, remember what
   // is in flight: a lost session means sending it again as new.
   unconfirmed_.clear();
+  if (config_.planted_bug == PlantedBug::forget_inflight_on_resume) {
+    Session emptied(session_.client_id());
+    emptied.set_expiry_interval(session_.expiry_interval());
+    session_ = std::move(emptied);
+  }
   if (config_.resend_after_session_loss) {
     for (const InFlight& f : session_.inflight())
       unconfirmed_.emplace(f.ticket, f);
@@ -350,7 +356,8 @@ void Engine::on_connected(const Connack& connack, Time now) {
     config_.connect.client_id = *id;
   }
   if (!connack.session_present) restore_subscriptions();
-  emit(event::Connected{connack, connack.session_present});
+  const Connect* sent = conn_->connect_packet();
+  emit(event::Connected{connack, connack.session_present, sent != nullptr && sent->clean_start});
 }
 
 void Engine::on_auth(const Auth& auth, Time now) {

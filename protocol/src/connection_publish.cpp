@@ -67,7 +67,7 @@ bool Connection::can_publish(QoS qos) const {
 void Connection::send_publish(InFlight* entry, Publish message, Ticket ticket, Time now) {
   if (entry != nullptr) {
     Publish wire = entry->publish;
-    wire.dup = true;  // [MQTT-3.3.1-1]; same packet id [MQTT-4.4.0-1]
+    wire.dup = !options_.planted_resend_without_dup;  // [MQTT-3.3.1-1]; same id [MQTT-4.4.0-1]
     wire.properties.erase(PropertyId::topic_alias);
     if (version_ == Version::v3_1_1) wire.properties = {};
     if (!entry->sent) ++inflight_sent_;

@@ -43,6 +43,20 @@ namespace assay::broker {
 
 using ConnectionId = std::uint64_t;
 
+// Test only: a bug planted on purpose, so that the simulator can show that
+// its checkers find each kind (docs/simulator.md, "Planted bugs"). Never
+// set in a broker people use: `assay broker` has no way to set it.
+enum class PlantedBug : std::uint8_t {
+  none,
+  lose_qos2_after_pubrec,        // a QoS 2 PUBLISH is acknowledged and not routed
+  will_on_normal_disconnect,     // the Will goes out after DISCONNECT with Success too
+  drop_session_on_takeover,      // a takeover starts the session afresh
+  retained_without_retain_flag,  // retained messages go out at subscribe with RETAIN 0
+  forget_inflight_on_resume,     // a resumed session loses what was in flight to it
+  reorder_queue,                 // an offline session's queue gets pairs swapped
+  ack_before_store,              // messages queued for offline sessions are never stored
+};
+
 struct EngineConfig {
   std::size_t max_connections = 100'000;
   // The largest packet accepted from a client (announced in CONNACK).
@@ -89,6 +103,7 @@ struct EngineConfig {
   // written through it and synced before an input's output can leave; the
   // engine starts from what it holds. None: nothing survives a restart.
   std::shared_ptr<Store> store;
+  PlantedBug planted_bug = PlantedBug::none;
 };
 
 // The shard that owns the sessions of `client_id` among `shards` engines: a

@@ -91,6 +91,15 @@ class Authenticator {
 
 class Store;
 
+// Test only: a bug planted on purpose, so that the simulator can show that
+// its checkers find it (docs/simulator.md, "Planted bugs"). Never set it in
+// a client people use.
+enum class PlantedBug : std::uint8_t {
+  none,
+  resend_without_dup,         // retransmitted PUBLISHes carry DUP 0 [MQTT-3.3.1-1]
+  forget_inflight_on_resume,  // a reconnect drops what was in flight
+};
+
 struct ClientConfig {
   // Tried in turn, one per failed attempt. A Server Reference with 0x9D
   // (Server moved) replaces the server that sent it; with 0x9C (Use another
@@ -122,6 +131,7 @@ struct ClientConfig {
   // Where the session is kept so that a restarted process neither loses nor
   // duplicates; none: in memory only.
   std::shared_ptr<Store> store;
+  PlantedBug planted_bug = PlantedBug::none;
 };
 
 // The engine's source of randomness (reconnect jitter): uniformly random

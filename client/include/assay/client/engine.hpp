@@ -75,6 +75,7 @@ struct CloseTransport {};
 struct Connected {
   mqtt::Connack connack;
   bool resumed = false;
+  bool clean_start = false;  // what the CONNECT asked for
 };
 // A connection ended or an attempt failed. retry_at: when the next
 // attempt opens (nullopt: the engine has stopped; Stopped follows).
@@ -180,6 +181,9 @@ class Engine {
   void disconnect(Time now, mqtt::Disconnect packet = {});
   // 5.0: starts a re-authentication (AUTH 0x19) with the Authenticator.
   void reauthenticate(Time now);
+  // The Will of the connections opened from now on (the current one keeps
+  // the Will it was opened with).
+  void set_will(std::optional<mqtt::Will> will) { config_.connect.will = std::move(will); }
 
   // ---- outputs ------------------------------------------------------------
   std::optional<Event> poll_event();

@@ -73,6 +73,9 @@ struct ConnectionOptions {
   bool auto_topic_alias = true;
   // Report every packet sent and received as an event (tracing, tests).
   bool trace_packets = false;
+  // Test only: a planted bug (retransmissions go out with DUP 0), so that
+  // the simulator can show its checkers find it. Never set otherwise.
+  bool planted_resend_without_dup = false;
 };
 
 // How an outgoing application message ended.

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "assay/broker/engine.hpp"
+#include "assay/client/config.hpp"
 #include "assay/mqtt/types.hpp"
 
 namespace assay::sim {
@@ -98,6 +100,8 @@ struct DeviceClass {
   std::optional<std::uint32_t> message_expiry_s;
   Nanos start = 0;  // when its devices first connect (a ramp-up stage spreads them)
   std::string broker = "broker";
+  // Test only: a bug planted in these devices' engines (docs/simulator.md).
+  client::PlantedBug planted_bug = client::PlantedBug::none;
 };
 
 // Subscribers of one kind: backends, dashboards, members of a shared group.
@@ -131,14 +135,16 @@ struct BrokerSpec {
   std::uint16_t topic_alias_maximum = 10;
   std::optional<std::uint16_t> server_keep_alive;
   std::size_t minimum_client_id_length = 0;
+  // Test only: a bug planted in this broker's engine (docs/simulator.md).
+  broker::PlantedBug planted_bug = broker::PlantedBug::none;
 };
 
 // The network between every client and its broker.
 struct LinkProfile {
-  Nanos latency = 2 * ns_per_ms;  // one way
-  Nanos jitter = ns_per_ms / 2;   // added uniformly in [0, jitter]
+  Nanos latency = 2 * ns_per_ms;            // one way
+  Nanos jitter = ns_per_ms / 2;             // added uniformly in [0, jitter]
   std::uint64_t bandwidth_bytes_per_s = 0;  // 0: unlimited
-  std::size_t max_chunk = 1460;  // writes arrive in random chunks of 1..max_chunk bytes
+  std::size_t max_chunk = 1460;             // writes arrive in random chunks of 1..max_chunk bytes
 };
 
 // One thing that happens at a time: the timeline.
@@ -151,7 +157,7 @@ struct Stage {
     partition,        // `target` class's hosts cut off from the brokers for `duration`
     degrade,          // links of `target` (or all): `profile` for `duration`
     slow_consumer,    // `target` subscriber class reads `read_bytes_per_s` for `duration`
-    client_crash,     // `fraction` of `target`'s devices crash; restart after `duration`
+    client_crash,     // `fraction` of `target`'s clients crash; restart after `duration`
     leave,            // `fraction` of `target`'s devices disconnect normally, for good
   };
   Kind kind = Kind::steady;
@@ -162,6 +168,10 @@ struct Stage {
   double fraction = 1.0;
   std::optional<LinkProfile> profile;
   std::uint64_t read_bytes_per_s = 0;
+  // client_crash: the host vanishes (power, network) and its connections
+  // are left half-open at the broker until keep alive or a takeover ends
+  // them; otherwise the process dies and its OS resets them.
+  bool half_open = false;
 };
 
 struct Scenario {

@@ -4,6 +4,7 @@
 // the engine's completion events.
 #include "assay/client/client.hpp"
 
+#include <algorithm>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -60,7 +61,7 @@ class Impl : public std::enable_shared_from_this<Impl> {
     } catch (const std::invalid_argument&) {
       return h(make_error_code(Errc::invalid_argument), ReasonCode::unspecified_error);
     }
-    publishes_.emplace(t, std::move(h));
+    publishes_.emplace_back(t, std::move(h));
     process();
   }
 
@@ -245,10 +246,13 @@ class Impl : public std::enable_shared_from_this<Impl> {
   }
 
   void on(event::PublishDone& d) {
-    const auto it = publishes_.find(d.ticket);
-    if (it == publishes_.end()) return;
+    const auto it = std::lower_bound(
+        publishes_.begin(), publishes_.end(), d.ticket,
+        [](const std::pair<Ticket, Client::PublishHandler>& p, Ticket t) { return p.first < t; });
+    if (it == publishes_.end() || it->first != d.ticket || !it->second) return;
     auto h = std::move(it->second);
-    publishes_.erase(it);
+    while (!publishes_.empty() && !publishes_.front().second)
+      publishes_.pop_front();
     switch (d.outcome) {
       case Outcome::acknowledged:
         if (d.qos == QoS::at_most_once && transport_) {
@@ -287,8 +291,9 @@ class Impl : public std::enable_shared_from_this<Impl> {
     const error_code stopped = make_error_code(Errc::stopped);
     for (auto& h : std::exchange(connects_, {}))
       h(first_attempt_done_ ? stopped : make_error_code(Errc::connection_lost), Connack{});
-    for (auto& [t, h] : std::exchange(publishes_, {}))
-      h(stopped, ReasonCode::unspecified_error);
+    for (auto& [t, h] : std::exchange(publishes_, {})) {
+      if (h) h(stopped, ReasonCode::unspecified_error);
+    }
     for (auto& h : std::exchange(unwritten_, {}))
       h(stopped, ReasonCode::unspecified_error);
     for (auto& [id, h] : std::exchange(requests_, {}))
@@ -410,7 +415,11 @@ class Impl : public std::enable_shared_from_this<Impl> {
   Connack last_connack_;
 
   std::vector<Client::ConnectHandler> connects_;
-  std::map<Ticket, Client::PublishHandler> publishes_;
+  // Publishes waiting for their PublishDone, in ticket order (the engine
+  // numbers them as they are made): a vector, not a node per message. One
+  // that completes before those ahead of it leaves an empty handler until
+  // they have completed.
+  Fifo<std::pair<Ticket, Client::PublishHandler>> publishes_;
   // QoS 0 publishes handed to the connection: bytes in out_ (unwritten_),
   // or in the write under way (being_written_).
   std::vector<Client::PublishHandler> unwritten_;

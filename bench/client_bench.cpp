@@ -5,16 +5,20 @@
 //   client_bench publish --lib assay|mosquitto --port PORT [--host H]
 //                [--qos 0|1|2] [--messages N] [--payload BYTES] [--window W]
 //                [--loop thread|own] [--backlog B] [--aliases]
-//     N messages of BYTES bytes to one topic, all handed to the library at
-//     once, as fast as it takes them; done when every one has completed:
+//     N messages of BYTES bytes to one topic, as fast as the library takes
+//     them: at most B (1000) handed over and not yet complete, half a
+//     backlog more whenever half has completed (the library's own queue
+//     holds what its window does not let out yet); done when every one has
+//     completed:
 //     acknowledged (QoS 1 PUBACK, QoS 2 PUBCOMP) or, at QoS 0, written
 //     (ours completes QoS 0 once its bytes are written; libmosquitto's
 //     on_publish comes once it has written the packet).
 //   client_bench idle --lib assay|mosquitto --port PORT [--host H]
 //                [--connections K] [--keep-alive S]
-//     K connections, connected and idle, in this process: VmRSS growth per
-//     connection (after one warm-up connection, so one-off costs such as
-//     Asio's resolver thread are not counted).
+//     K connections (Keep Alive S, 60 by default), connected and idle, in
+//     this process: VmRSS growth per connection (after one warm-up
+//     connection, so one-off costs such as Asio's resolver thread are not
+//     counted).
 //   client_bench subscribe --port PORT [--host H] [--qos Q]
 //     A subscriber to the publishers' topic (our library), for runs that
 //     measure the broker with one: prints "subscribed" once the SUBACK has

@@ -40,12 +40,14 @@ Ratios are assay / the peer: above 1 is better for messages and lines per
 second, below 1 for CPU and memory. The goal (at least 1.5 times
 libmosquitto's messages per second at every QoS) is reported, not enforced:
 the exit status is non-zero only when something failed. So are its bounds:
-on the 2-core development machine messages per second come within a few
-percent of 1 / (client CPU + broker CPU per message), client and broker
-taking turns rather than running side by side (both pinned to one CPU run as
-fast; pinned to different CPUs, half as fast), so the broker's own CPU per
-message caps the ratio any client can reach; the report prints that cap and
-the client CPU per message the goal would need.
+on the 2-core development machine, when nothing else runs, messages per
+second come within a few percent of 1 / (client CPU + broker CPU per
+message; the report shows both, and they part when the machine is busy
+elsewhere), client and broker taking turns rather than running side by side
+(both pinned to one CPU run as fast; pinned to different CPUs, half as
+fast), so the broker's own CPU per message caps the ratio any client can
+reach; the report prints that cap and the client CPU per message the goal
+would need.
 
 --smoke runs tiny workloads once (the ctest bench.compare_clients_smoke).
 

@@ -1,6 +1,7 @@
-// Scenario files: every error names file:line:column and the key's path,
-// checked here exactly; a scenario with every key set parses into the
-// expected structs; render() fills templates.
+// Scenario files (docs/simulator.md, "Scenarios"): every error names
+// file:line:column and the key's path, checked here exactly; a scenario
+// with every key set parses into the expected structs; every example in
+// examples/scenarios/ parses; render() fills templates.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -669,6 +670,45 @@ TEST(ScenarioParse, DurationRateAndSecondsForms) {
   };
   EXPECT_EQ(keep_alive("30"), 30);  // MQTT's intervals: a number is seconds
   EXPECT_EQ(keep_alive(R"("2m")"), 120);
+}
+
+TEST(ScenarioExamples, EveryExampleParses) {
+  std::size_t count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(ASSAY_SCENARIOS_DIR)) {
+    if (entry.path().extension() != ".json") continue;
+    ++count;
+    SCOPED_TRACE(entry.path().string());
+    try {
+      const Scenario s = load_scenario(entry.path().string());
+      EXPECT_FALSE(s.description.empty());
+      EXPECT_FALSE(s.devices.empty());
+      EXPECT_FALSE(s.subscribers.empty());
+    } catch (const ScenarioError& e) {
+      ADD_FAILURE() << e.what();
+    }
+  }
+  EXPECT_GE(count, 6u);
+}
+
+TEST(ScenarioExamples, TemperatureIsTheTutorialsFleet) {
+  const Scenario s = load_scenario(std::string(ASSAY_SCENARIOS_DIR) + "/temperature.json");
+  ASSERT_EQ(s.devices.size(), 1u);
+  EXPECT_EQ(s.devices[0].count, 20u);
+  EXPECT_EQ(s.devices[0].topic, "sensor/temperature");
+  EXPECT_EQ(s.devices[0].qos, mqtt::QoS::at_least_once);
+  EXPECT_TRUE(s.devices[0].retain);
+  EXPECT_EQ(s.devices[0].publish.interval, 2 * ns_per_s);
+  EXPECT_EQ(s.devices[0].values.kind, Values::Kind::random_walk);
+  EXPECT_EQ(s.devices[0].values.start, 21);
+  ASSERT_EQ(s.subscribers.size(), 1u);
+  EXPECT_EQ(s.subscribers[0].filters, (std::vector<std::string>{"sensor/temperature"}));
+  EXPECT_TRUE(s.brokers[0].durable);
+  EXPECT_EQ(s.duration, 60 * ns_per_s);
+  const auto crash = std::find_if(s.stages.begin(), s.stages.end(), [](const Stage& st) {
+    return st.kind == Stage::Kind::broker_crash;
+  });
+  ASSERT_NE(crash, s.stages.end());
+  EXPECT_GT(crash->duration, 0) << "the broker restarts";
 }
 
 TEST(Render, PlaceholdersAndZeroPadding) {

@@ -177,6 +177,8 @@ struct Stage {
 struct Scenario {
   std::string name = "scenario";
   std::string file;  // where it was read from, "" for swarm
+  // What the scenario reproduces or shows (its "description"), for reports.
+  std::string description;
   // The fault phase: the timeline runs until `duration`; then every fault
   // is healed and the liveness phase runs `heal` more.
   Nanos duration = 60 * ns_per_s;

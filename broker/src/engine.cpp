@@ -541,7 +541,8 @@ void Engine::deliver_forwarded(Forward forward, Time now) {
   for (Forward::Target& t : forward.targets) {
     const auto it = sessions_.find(t.client_id);
     if (it == sessions_.end() || it->second->incarnation != t.incarnation) {
-      ++counters_.messages_dropped;  // the session ended after the message was routed
+      // The session ended after the message was routed.
+      dropped(t.client_id, forward.message, DropReason::session_ended);
       continue;
     }
     deliver(*it->second, copy_for(forward.message, t.qos, t.retain, t.identifiers), now);
@@ -837,6 +838,9 @@ void Engine::on_event(Link& link, Event& e, Time now) {
       // acknowledgement, and the client sends the message again later.
       if (link.conn.version() != Version::v5) {
         ++counters_.messages_dropped;
+        // Its id is forgotten too: the resend is a new message, not a
+        // duplicate of one never taken.
+        if (m->awaiting_ack) link.conn.abandon(message.packet_id);
         link.conn.close(CloseCause::disconnect_sent, now);
         return;
       }
@@ -1026,6 +1030,9 @@ void Engine::on_closed(Link& link, const event::Closed& closed, Time now) {
   if (!closed.publish_will && config_.planted_bug != PlantedBug::will_on_normal_disconnect) {
     s.will.reset();  // [MQTT-3.1.2-10], [MQTT-3.14.4-3]
   }
+  // Stored without its Will (or its Will's time): a restart must not
+  // publish a Will the DISCONNECT took away.
+  mark_session(s.client_id);
   went_offline(s, now);
 }
 
@@ -1069,6 +1076,7 @@ void Engine::fire_will(StoredSession& s, Time now) {
   if (!s.will) return;
   Will will = std::move(static_cast<Will&>(*s.will));
   s.will.reset();
+  mark_session(s.client_id);  // published once: not again after a restart
   Publish message;
   message.topic = std::move(will.topic);
   message.qos = will.qos;
@@ -1408,14 +1416,19 @@ Engine::Link* Engine::deliver(StoredSession& s, Publish message, Time now) {
   mark_session(s.client_id);
   if (s.link) {
     if (const auto it = links_.find(s.link); it != links_.end()) {
-      it->second.conn.publish(std::move(message), now);
+      Connection& conn = it->second.conn;
+      if (!conn.can_publish(message.qos) && !conn.session().has_room(message)) {
+        dropped(s.client_id, message, DropReason::queue_full);
+        return &it->second;
+      }
+      conn.publish(std::move(message), now);
       schedule(it->second);
       return &it->second;
     }
   }
   // Offline: QoS 1/2 wait in the session [MQTT-4.5.0-1]; QoS 0 only if configured.
   if (message.qos == QoS::at_most_once && !config_.queue_qos0_offline) {
-    ++counters_.messages_dropped;
+    dropped(s.client_id, message, DropReason::offline_qos0);
     return nullptr;
   }
   if (!s.session) s.session = std::make_unique<Session>(s.client_id, config_.session_limits);
@@ -1430,11 +1443,18 @@ Engine::Link* Engine::deliver(StoredSession& s, Publish message, Time now) {
     message = std::move(*s.held_back);
     s.held_back.reset();
   }
-  if (s.session->enqueue(std::move(message), nullptr, now) == EnqueueResult::full) {
-    ++counters_.messages_dropped;
+  if (!s.session->has_room(message)) {
+    dropped(s.client_id, message, DropReason::queue_full);
+  } else {
+    s.session->enqueue(std::move(message), nullptr, now);
   }
   update_congestion(s);
   return nullptr;
+}
+
+void Engine::dropped(const std::string& client_id, const Publish& message, DropReason why) {
+  ++counters_.messages_dropped;
+  if (config_.on_drop) config_.on_drop(client_id, message, why);
 }
 
 }  // namespace assay::broker

@@ -615,6 +615,53 @@ TEST(Engine, FullQueueClosesA311PublisherWithoutAcknowledging) {
   EXPECT_EQ(payloads(back), (std::vector<std::string>{"fits"}));
 }
 
+// ...and the refused message's Packet Identifier goes with it: when the
+// publisher resumes and sends it again (DUP), it is a new message to the
+// broker, not a duplicate of one it took [MQTT-4.3.3-9]. (The simulator
+// found this: the resend was answered with PUBREC and never routed.)
+TEST(Engine, MQTT_4_3_3_9_A311ResendAfterAFullQueueIsTaken) {
+  World w(queue_of(1));
+  Client& slow = w.connect(World::make_connect("slow", Version::v5, true, 3600));
+  w.subscribe(slow, "t", QoS::exactly_once);
+  w.drop(slow);
+  Client& pub = w.connect(World::make_connect("pub", Version::v3_1_1, false));
+  w.publish(pub, "t", QoS::exactly_once, "fits");
+  w.publish(pub, "t", QoS::exactly_once, "refused at first");
+  ASSERT_TRUE(pub.closed);
+  Session unsent = pub.conn->take_session();
+  Client& back = w.connect(World::make_connect("slow", Version::v5, false, 3600));
+  ASSERT_EQ(payloads(back), (std::vector<std::string>{"fits"}));  // the queue has room again
+  Client& again = w.connect(World::make_connect("pub", Version::v3_1_1, false), std::move(unsent));
+  const auto done = again.all<event::PublishCompleted>();
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].outcome, Outcome::acknowledged);
+  EXPECT_EQ(payloads(back), (std::vector<std::string>{"fits", "refused at first"}));
+}
+
+// Wills have no publisher to refuse: the copy a full queue cannot take is
+// dropped, counted, and told to the engine's DropObserver with its session.
+TEST(Engine, FullQueueDropsAWillAndSaysSo) {
+  EngineConfig c = queue_of(1);
+  std::vector<std::pair<std::string, std::string>> told;
+  c.on_drop = [&](std::string_view id, const Publish& m, DropReason why) {
+    EXPECT_EQ(why, DropReason::queue_full);
+    told.emplace_back(std::string(id), std::string(m.payload.as_chars()));
+  };
+  World w(c);
+  Client& slow = w.connect(World::make_connect("slow", Version::v5, true, 3600));
+  w.subscribe(slow, "#", QoS::at_least_once);
+  w.drop(slow);
+  Client& pub = w.connect(World::make_connect("pub"));
+  w.publish(pub, "t", QoS::at_least_once, "fills the queue");
+  Connect dev = World::make_connect("dev");
+  dev.will =
+      Will{"wills/dev", SharedBytes(std::string_view("gone")), QoS::at_least_once, false, {}};
+  w.drop(w.connect(std::move(dev)));
+  EXPECT_EQ(told, (std::vector<std::pair<std::string, std::string>>{{"slow", "gone"}}));
+  Client& back = w.connect(World::make_connect("slow", Version::v5, false, 3600));
+  EXPECT_EQ(payloads(back), (std::vector<std::string>{"fills the queue"}));
+}
+
 // QoS 0 is never refused: the full session's copy is dropped and counted.
 TEST(Engine, FullQueueDropsQos0ForThatSessionOnly) {
   EngineConfig c = queue_of(1);

@@ -134,6 +134,30 @@ TEST(Persistence, MQTT_3_1_2_8_WillsOfConnectionsOpenAtTheCrashArePublished) {
   EXPECT_EQ(payloads(back), (std::vector<std::string>{"lost"}));
 }
 
+// A DISCONNECT with Success takes the Will away [MQTT-3.1.2-10], and the
+// store hears of it: the restarted broker does not publish it. (The
+// simulator found a restart publishing it.)
+TEST(Persistence, MQTT_3_1_2_10_AWillTakenAwayByDisconnectStaysAwayAfterACrash) {
+  auto store = std::make_shared<MemoryStore>();
+  {
+    World w(with(store));
+    Client& watcher = w.connect(World::make_connect("watcher", Version::v5, true, 3600));
+    w.subscribe(watcher, "wills/#", QoS::at_least_once);
+    w.drop(watcher);
+    Connect c = World::make_connect("device", Version::v5, true, 3600);
+    c.will =
+        Will{"wills/device", SharedBytes(std::string_view("lost")), QoS::at_least_once, false, {}};
+    Client& device = w.connect(std::move(c));
+    device.conn->disconnect(Disconnect{}, w.now);
+    w.pump();
+    store->crash();
+  }
+  World w(with(store));
+  EXPECT_EQ(w.engine.stats().sessions, 2u);  // both sessions outlive their connections
+  Client& back = w.connect(World::make_connect("watcher", Version::v5, false, 3600));
+  EXPECT_TRUE(payloads(back).empty());
+}
+
 // QoS 2 from a publisher: PUBREC was sent, then the crash. The publisher
 // resumes and sends PUBREL; the message is not delivered a second time
 // [MQTT-4.3.3-10].

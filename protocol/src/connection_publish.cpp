@@ -352,12 +352,24 @@ void Connection::acknowledge(std::uint16_t packet_id, Time now, ReasonCode reaso
   flush_acks(now);
 }
 
+void Connection::abandon(std::uint16_t packet_id) {
+  require(options_.manual_ack, "abandon() needs ConnectionOptions::manual_ack");
+  const auto it =
+      std::find_if(pending_acks_.begin(), pending_acks_.end(),
+                   [&](const PendingAck& a) { return a.packet_id == packet_id && !a.ready; });
+  if (it == pending_acks_.end()) return;
+  it->ready = it->silent = true;
+  if (it->qos == QoS::exactly_once) session_.incoming_qos2_.erase(packet_id);
+  incoming_open_.erase(packet_id);
+}
+
 // Sends the acks that are ready, in the order the PUBLISHes came
 // [MQTT-4.6.0-2], [MQTT-4.6.0-3].
 void Connection::flush_acks(Time now) {
   while (!pending_acks_.empty() && pending_acks_.front().ready) {
     PendingAck a = std::move(pending_acks_.front());
     pending_acks_.pop_front();
+    if (a.silent) continue;
     if (version_ == Version::v3_1_1) {
       a.reason_code = ReasonCode::success;  // 3.1.1 acks carry no code
       a.properties = {};

@@ -57,6 +57,22 @@ enum class PlantedBug : std::uint8_t {
   ack_before_store,              // messages queued for offline sessions are never stored
 };
 
+// Why a copy of a message never reached a session it was routed to. A QoS
+// 1/2 publish that some session's full queue cannot take is refused to its
+// publisher as a whole (route()), so these are the copies nobody was told
+// were taken: Wills, QoS 0 messages for offline clients, and forwarded
+// copies whose session ended or filled on the way.
+enum class DropReason : std::uint8_t {
+  queue_full,     // the session's queue was at its bound (SessionLimits)
+  offline_qos0,   // a QoS 0 message for an offline client (queue_qos0_offline off)
+  session_ended,  // forwarded from another shard after the session ended
+};
+
+// Told of each such copy, with the session's client id: the simulator
+// excuses exactly these, so anything else missing is a loss.
+using DropObserver =
+    std::function<void(std::string_view client_id, const mqtt::Publish&, DropReason)>;
+
 struct EngineConfig {
   std::size_t max_connections = 100'000;
   // The largest packet accepted from a client (announced in CONNACK).
@@ -103,6 +119,7 @@ struct EngineConfig {
   // written through it and synced before an input's output can leave; the
   // engine starts from what it holds. None: nothing survives a restart.
   std::shared_ptr<Store> store;
+  DropObserver on_drop;  // none: drops are only counted ($SYS .../dropped)
   PlantedBug planted_bug = PlantedBug::none;
 };
 
@@ -256,6 +273,7 @@ class Engine {
   const mqtt::Session& current_session(const StoredSession& session) const;
   bool has_room(const StoredSession& session, const mqtt::Publish& message) const;
   void update_congestion(StoredSession& session);
+  void dropped(const std::string& client_id, const mqtt::Publish& message, DropReason why);
 
   // The connection it went to, if the session has one.
   Link* deliver(StoredSession& session, mqtt::Publish message, mqtt::Time now);

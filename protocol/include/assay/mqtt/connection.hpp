@@ -216,6 +216,11 @@ class Connection {
   // Whether a Packet Identifier is free for a SUBSCRIBE or UNSUBSCRIBE (all
   // 65,535 may be held by messages in flight and open requests).
   bool packet_id_available() const { return session_.used_ids_.size() < max_packet_identifier; }
+  // With manual_ack: the received QoS 1/2 message `packet_id` was not
+  // taken and gets no acknowledgement (3.1.1 has no code to refuse with; the
+  // caller closes the connection). Its id is forgotten, so the client's
+  // resend is a new message and not a duplicate of one never taken.
+  void abandon(std::uint16_t packet_id);
   // With manual_ack: the received QoS 1/2 message `packet_id` is owned (or
   // refused with a code >= 0x80). Acks still leave in receive order
   // [MQTT-4.6.0-2], [MQTT-4.6.0-3].
@@ -365,6 +370,7 @@ class Connection {
     bool ready;
     ReasonCode reason_code;
     Properties properties;
+    bool silent = false;  // abandon(): leaves the queue without a packet
   };
   Fifo<PendingAck> pending_acks_;  // in receive order
   // How many of the session's in-flight messages went out on this

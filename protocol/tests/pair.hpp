@@ -238,4 +238,16 @@ std::vector<E> events_of(const std::vector<Event>& events) {
   return out;
 }
 
+// The packets of type P a connection sent (with trace_packets).
+template <class P>
+std::vector<P> sent_by(const std::vector<Event>& events) {
+  std::vector<P> out;
+  for (const auto& e : events) {
+    if (const auto* s = std::get_if<event::PacketSent>(&e)) {
+      if (const auto* p = std::get_if<P>(&s->packet)) out.push_back(*p);
+    }
+  }
+  return out;
+}
+
 }  // namespace assay::mqtt::test

@@ -72,17 +72,6 @@ struct Connected {
 };
 
 template <class P>
-std::vector<P> sent_by(const std::vector<Event>& events) {
-  std::vector<P> out;
-  for (const auto& e : events) {
-    if (const auto* s = std::get_if<event::PacketSent>(&e)) {
-      if (const auto* p = std::get_if<P>(&s->packet)) out.push_back(*p);
-    }
-  }
-  return out;
-}
-
-template <class P>
 std::vector<P> received_by(const std::vector<Event>& events) {
   std::vector<P> out;
   for (const auto& e : events) {

@@ -423,9 +423,10 @@ void invariants_table(std::string& o, const Json& r) {
       status = std::string("<span class=\"") + (live ? "st-warn" : "st-bad") + "\">" +
                (live ? "failed" : "violated") + (n == 0 ? " (no finding kept)" : "") + "</span>";
     }
-    rows += "<tr><td><b>" + esc(id) + "</b></td><td>" + esc(title) + "</td><td>" +
-            (cells.empty() ? "<span class=\"muted\">–</span>" : cells) + "</td><td>" +
-            std::to_string(n) + "</td><td>" + status + "</td></tr>";
+    // The status comes second: it is what a narrow window must still show.
+    rows += "<tr><td><b>" + esc(id) + "</b></td><td>" + status + "</td><td>" + esc(title) +
+            "</td><td>" + std::to_string(n) + "</td><td>" +
+            (cells.empty() ? "<span class=\"muted\">–</span>" : cells) + "</td></tr>";
   };
   for (const Invariant& inv : catalog)
     row(inv.id, inv.title, inv.keys);
@@ -437,8 +438,9 @@ void invariants_table(std::string& o, const Json& r) {
   if (rows.empty()) {
     o += "<p class=\"muted\">The report has no counts and no findings.</p>";
   } else {
-    o += "<div class=\"scroll\"><table><thead><tr><th>Invariant</th><th>Guarantee</th>"
-         "<th>Counted</th><th>Findings</th><th>Status</th></tr></thead><tbody>" +
+    o += "<div "
+         "class=\"scroll\"><table><thead><tr><th>Invariant</th><th>Status</th><th>Guarantee</th>"
+         "<th>Findings</th><th>Counted</th></tr></thead><tbody>" +
          rows + "</tbody></table></div>";
   }
   // Checkers count only what happened: an invariant that held quietly has

@@ -82,6 +82,12 @@ void World::start_client(ClientIndex index) {
     cfg.connect_timeout = std::chrono::seconds(5);
     cfg.queue.max_messages = 100000;
     cfg.queue.max_bytes = std::size_t{1} << 30;
+    const bool durable = c.subscriber ? scenario_.subscribers[c.klass].durable_store
+                                      : scenario_.devices[c.klass].durable_store;
+    if (durable) {
+      c.store = std::make_shared<client::MemoryStore>();
+      cfg.store = c.store;
+    }
   }
   c.up = true;
   ++c.epoch;
@@ -241,6 +247,7 @@ void World::pump_client(ClientIndex index) {
                                 x.message.dup});
           } else if constexpr (std::is_same_v<T, client::event::PublishDone>) {
             const auto it = c.tickets.find(x.ticket);
+            ++stats_.completed;
             if (it != c.tickets.end()) {
               emit(trace::PublishDone{index, it->second, x.outcome, x.reason_code});
               c.tickets.erase(it);
@@ -276,7 +283,7 @@ void World::crash_client(ClientIndex index, bool half_open) {
   Client& c = *clients_.at(index);
   if (!c.up) return;
   ++stats_.faults;
-  emit(trace::ClientCrash{index});
+  emit(trace::ClientCrash{index, c.store != nullptr});
   if (Link* l = link(c.link)) {
     l->client_open = false;
     // A dead process's OS resets its connection; a vanished host leaves it
@@ -288,8 +295,12 @@ void World::crash_client(ClientIndex index, bool half_open) {
   }
   c.link = 0;
   c.engine.reset();
+  if (c.store) {
+    c.store->crash();  // writes not synced are lost; the tickets it holds stay valid
+  } else {
+    c.tickets.clear();
+  }
   c.up = false;
-  c.tickets.clear();
   c.timer_at = -1;
   ++c.timer_generation;
 }

@@ -365,9 +365,10 @@ constexpr Invariant catalog[] = {
     {"S19", "Takeover", "", Watched::no},
     {"S20", "Protocol hygiene", "violations", Watched::yes},
     {"L1", "QoS 1 arrives", "ok lost recovered excused dropped_qos0", Watched::yes},
-    {"L2", "QoS 2 arrives once", "ok lost recovered excused", Watched::yes},
-    {"L3", "Exchanges finish", "never_completed not_reconnected stuck", Watched::yes},
-    {"L4", "Due Wills are published", "will_ok will_missing", Watched::yes},
+    {"L2", "QoS 2 arrives once", "ok lost recovered excused lost_to_client_amnesia", Watched::yes},
+    {"L3", "Exchanges finish", "never_completed not_reconnected stuck abandoned", Watched::yes},
+    {"L4", "Due Wills are published", "will_ok will_missing will_dropped will_dropped_qos0",
+     Watched::yes},
     {"L5", "Silent clients are noticed", "", Watched::no},
     {"L6", "Expired sessions go", "", Watched::no},
 };

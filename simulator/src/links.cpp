@@ -175,7 +175,10 @@ void World::arrive(LinkId id, bool up) {
   (void)rst;
   Client& c = *clients_.at(l->client);
   Broker& b = *brokers_.at(l->broker);
-  if (wire_ && !data.empty()) {
+  // The wire trace shows what the receiver got: nothing a dead end was sent.
+  const bool receiver_alive = up ? b.up && b.epoch == l->broker_epoch && l->broker_open
+                                 : c.up && c.epoch == l->client_epoch && l->client_open;
+  if (wire_ && !data.empty() && receiver_alive) {
     if (!p.decoder) {
       p.decoder = std::make_unique<StreamDecoder>(c.config.connect.version);
     }
@@ -188,21 +191,25 @@ void World::arrive(LinkId id, bool up) {
     }
   }
   if (up) {
-    const bool alive = b.up && b.epoch == l->broker_epoch && l->broker_open;
-    if (alive) {
+    if (receiver_alive) {
       if (!data.empty()) b.harness->receive(*l->broker_link, data, broker_clock(b));
       if (eof) {
         b.harness->close(*l->broker_link, broker_clock(b));
         close_broker_side(*l);
       }
       pump_broker(l->broker);
-    } else if (b.up && b.epoch != l->broker_epoch && !data.empty() && !l->down.ended) {
-      // A restarted host answers a connection it does not know with a reset.
-      finish(*l, false, true);
+    } else {
+      if (!data.empty() && l->established && !l->unheard) {
+        l->unheard = true;
+        emit(trace::Unheard{l->client, l->id});
+      }
+      if (b.up && b.epoch != l->broker_epoch && !data.empty() && !l->down.ended) {
+        // A restarted host answers a connection it does not know with a reset.
+        finish(*l, false, true);
+      }
     }
   } else {
-    const bool alive = c.up && c.epoch == l->client_epoch && l->client_open;
-    if (alive) {
+    if (receiver_alive) {
       if (!data.empty()) c.engine->receive(data, client_clock(c));
       if (eof) close_client_side(*l);
       pump_client(l->client);
@@ -259,7 +266,12 @@ void World::partition(const std::vector<ClientIndex>& who, bool on) {
     if (c.partitioned == on) continue;
     c.partitioned = on;
     if (on) ++stats_.faults;
-    if (Link* l = link(c.link)) {
+    // Its open connection, and the one it closed last, whose last bytes
+    // (a DISCONNECT, a FIN) may still be on the way. No other is opened
+    // while partitioned: the SYN is lost.
+    for (const LinkId id : {c.link, c.last_link}) {
+      Link* l = link(id);
+      if (l == nullptr) continue;
       l->up.held = l->down.held = on;
       if (!on) {
         arm(*l, true);

@@ -141,6 +141,14 @@ class Recorder final : public Observer {
           } else if constexpr (std::is_same_v<T, trace::Packet>) {
             return name(x.client) + (x.to_broker ? " > " : " < ") +
                    std::string(mqtt::to_string(mqtt::type_of(x.packet))) + packet_detail(x.packet);
+          } else if constexpr (std::is_same_v<T, trace::Dropped>) {
+            static constexpr const char* why[] = {"its queue is full", "QoS 0 while offline",
+                                                  "its session ended"};
+            return "broker " + world_.broker_spec(x.broker).name + " drops " + message_tag(x.msg) +
+                   " for " + name(x.client) + ": " + why[static_cast<int>(x.why)];
+          } else if constexpr (std::is_same_v<T, trace::Unheard>) {
+            return name(x.client) + " link " + std::to_string(x.link) +
+                   ": the broker closed it before reading all it was sent";
           } else if constexpr (std::is_same_v<T, trace::Fault>) {
             mark(t, x.what);
             return "fault: " + x.what;
@@ -208,7 +216,15 @@ Report run(const Scenario& scenario, std::uint64_t seed, const RunOptions& optio
   for (const BrokerSpec& b : scenario.brokers)
     all_durable = all_durable && b.durable;
   r.mode = options.mode.value_or(all_durable ? Durability::durable : Durability::volatile_);
-  World world(scenario, seed);
+  std::unique_ptr<World> made;
+  try {
+    made = std::make_unique<World>(scenario, seed);
+  } catch (const std::exception& e) {  // an engine refused its configuration
+    r.verdict = Verdict::crash;
+    r.crash = std::string("building the world: ") + e.what();
+    return r;
+  }
+  World& world = *made;
   world.set_wire_trace(options.wire);
   Recorder recorder(world, r, options);
   world.add_observer(&recorder);

@@ -609,11 +609,30 @@ LinkProfile as_link(const Field& f, LinkProfile l, std::string_view what) {
   return l;
 }
 
+// Test only: the bugs that can be planted to show the checkers find them
+// (docs/simulator.md, "Planted bugs").
+constexpr Named<broker::PlantedBug> broker_bugs[]{
+    {"none", broker::PlantedBug::none},
+    {"lose_qos2_after_pubrec", broker::PlantedBug::lose_qos2_after_pubrec},
+    {"will_on_normal_disconnect", broker::PlantedBug::will_on_normal_disconnect},
+    {"drop_session_on_takeover", broker::PlantedBug::drop_session_on_takeover},
+    {"retained_without_retain_flag", broker::PlantedBug::retained_without_retain_flag},
+    {"forget_inflight_on_resume", broker::PlantedBug::forget_inflight_on_resume},
+    {"reorder_queue", broker::PlantedBug::reorder_queue},
+    {"ack_before_store", broker::PlantedBug::ack_before_store},
+};
+constexpr Named<client::PlantedBug> client_bugs[]{
+    {"none", client::PlantedBug::none},
+    {"resend_without_dup", client::PlantedBug::resend_without_dup},
+    {"forget_inflight_on_resume", client::PlantedBug::forget_inflight_on_resume},
+};
+
 BrokerSpec as_broker(const Field& f) {
-  const Obj o(f,
-              {"name", "shards", "durable", "receive_maximum", "max_queued_messages",
-               "topic_alias_maximum", "server_keep_alive", "minimum_client_id_length"},
-              "a broker");
+  const Obj o(
+      f,
+      {"name", "shards", "durable", "receive_maximum", "max_queued_messages", "topic_alias_maximum",
+       "server_keep_alive", "minimum_client_id_length", "planted_bug"},
+      "a broker");
   BrokerSpec b;
   if (auto x = o.get("name")) b.name = as_name(*x);
   // The ranges of `assay broker`'s configuration keys of the same names.
@@ -629,6 +648,10 @@ BrokerSpec as_broker(const Field& f) {
     b.server_keep_alive = static_cast<std::uint16_t>(as_seconds(*x, 65535));
   if (auto x = o.get("minimum_client_id_length"))
     b.minimum_client_id_length = as_integer<std::size_t>(*x, 0, 65535);
+  if (auto x = o.get("planted_bug")) b.planted_bug = as_one_of(*x, broker_bugs);
+  if (b.durable && b.shards > 1) {
+    o.need("shards").fail("a durable broker runs one engine (its store is not shared yet)");
+  }
   return b;
 }
 
@@ -803,6 +826,9 @@ Nanos as_start(const Field& f, const Scenario& s) {
 
 // The keys devices and subscribers share. `version` comes first: the keys
 // that exist only in 5.0 are refused in a 3.1.1 class.
+enum class Store : std::uint8_t { none, durable };
+constexpr Named<Store> store_kinds[]{{"none", Store::none}, {"durable", Store::durable}};
+
 template <class Class>
 Class as_client(const Obj& o, const Scenario& s, const std::vector<std::string_view>& id_names) {
   Class c;
@@ -821,14 +847,15 @@ Class as_client(const Obj& o, const Scenario& s, const std::vector<std::string_v
     c.keep_alive_s = static_cast<std::uint16_t>(as_seconds(*x, 65535));
   if (auto x = o.get("start")) c.start = as_start(*x, s);
   if (auto x = o.get("broker")) c.broker = as_broker_name(*x, s);
+  if (auto x = o.get("store")) c.durable_store = as_one_of(*x, store_kinds) == Store::durable;
   return c;
 }
 
 DeviceClass as_device(const Field& f, const Scenario& s) {
-  const Obj o(f,
-              {"name", "count", "client_id", "topic", "sites", "version", "qos", "retain",
-               "clean_start", "session_expiry", "keep_alive", "will", "publish", "values",
-               "payload", "message_expiry", "start", "broker"},
+  const Obj o(f, {"name",           "count", "client_id", "topic",       "sites",
+                  "version",        "qos",   "retain",    "clean_start", "session_expiry",
+                  "keep_alive",     "will",  "publish",   "values",      "payload",
+                  "message_expiry", "start", "broker",    "store",       "planted_bug"},
               "a device class");
   auto d = as_client<DeviceClass>(o, s, {"n", "class", "site"});
   constexpr auto u32_max = std::numeric_limits<std::uint32_t>::max();
@@ -839,7 +866,16 @@ DeviceClass as_device(const Field& f, const Scenario& s) {
     const Obj w(*x, {"topic", "payload", "qos", "retain", "delay"}, "a will");
     WillSpec will;
     will.topic = as_topic(w.need("topic"), d);
-    if (auto y = w.get("payload")) will.payload = as_template(*y, payload_names);
+    will.payload = "{id} offline {msg}";
+    if (auto y = w.get("payload")) {
+      will.payload = as_template(*y, payload_names);
+      // A Will is a message like the others: the checkers know it by its {msg}.
+      if (!uses(will.payload, "msg")) {
+        y->fail(
+            "must contain {msg}, the Will's unique id (per connection) that the checkers read "
+            "back");
+      }
+    }
     if (auto y = w.get("qos")) will.qos = as_qos(*y);
     if (auto y = w.get("retain")) will.retain = as_bool(*y);
     if (auto y = w.get("delay")) {
@@ -850,6 +886,7 @@ DeviceClass as_device(const Field& f, const Scenario& s) {
   }
   if (auto x = o.get("publish")) d.publish = as_process(*x);
   if (auto x = o.get("values")) d.values = as_values(*x);
+  if (auto x = o.get("planted_bug")) d.planted_bug = as_one_of(*x, client_bugs);
   if (auto x = o.get("payload")) {
     d.payload = as_template(*x, payload_names);
     // The checkers find each message by its {msg} (lost, duplicated, late).
@@ -867,7 +904,7 @@ SubscriberClass as_subscriber(const Field& f, const Scenario& s) {
   const Obj o(
       f,
       {"name", "count", "client_id", "filters", "shared_group", "version", "qos", "clean_start",
-       "session_expiry", "keep_alive", "read_bytes_per_s", "start", "broker"},
+       "session_expiry", "keep_alive", "read_bytes_per_s", "start", "broker", "store"},
       "a subscriber class");
   auto c = as_client<SubscriberClass>(o, s, {"n", "class"});
   if (auto x = o.get("filters")) {
@@ -963,7 +1000,7 @@ Stage as_stage(const Field& f, const Scenario& s, Nanos previous_end) {
       targets = Targets::subscribers;
       break;
     case K::client_crash:
-      keys.insert(keys.end(), {"fraction", "duration"});
+      keys.insert(keys.end(), {"fraction", "duration", "half_open"});
       break;
     case K::reconnect_storm:
     case K::leave:
@@ -980,6 +1017,7 @@ Stage as_stage(const Field& f, const Scenario& s, Nanos previous_end) {
   if (auto x = o.get("duration")) st.duration = as_duration(*x);
   if (auto x = o.get("target")) st.target = as_target(*x, s, targets);
   if (auto x = o.get("fraction")) st.fraction = as_fraction(*x);
+  if (auto x = o.get("half_open")) st.half_open = as_bool(*x);
   if (st.kind == K::degrade)
     st.profile = as_link(o.need("profile"), s.network, "a degrade profile");
   if (st.kind == K::slow_consumer)
@@ -1069,6 +1107,10 @@ Scenario as_scenario(const Field& root) {
 }
 
 }  // namespace
+
+std::string_view to_string(Stage::Kind kind) {
+  return name_of(stage_kinds, kind);
+}
 
 Scenario parse_scenario(std::string_view text, const std::string& file) {
   json doc;

@@ -30,6 +30,9 @@ MessageId find_message_tag(std::string_view payload) {
   return 0;
 }
 
+static_assert(static_cast<int>(trace::Dropped::Why::session_ended) ==
+              static_cast<int>(broker::DropReason::session_ended));
+
 World::World(Scenario scenario, std::uint64_t seed)
     : scenario_(std::move(scenario)),
       seed_(seed),
@@ -55,6 +58,13 @@ void World::build() {
     b->config.minimum_client_id_length = spec.minimum_client_id_length;
     b->config.planted_bug = spec.planted_bug;
     b->config.sys_interval = mqtt::Duration{0};  // $SYS would be noise in the checkers
+    b->config.on_drop = [this, index = b->index](std::string_view client_id, const mqtt::Publish& m,
+                                                 broker::DropReason why) {
+      const auto it = client_ids_.find(client_id);
+      if (it == client_ids_.end()) return;
+      emit(trace::Dropped{index, it->second, find_message_tag(m.payload.as_chars()),
+                          static_cast<trace::Dropped::Why>(why)});
+    };
     if (spec.durable) {
       b->store = std::make_shared<broker::MemoryStore>();
       b->config.store = b->store;
@@ -74,6 +84,7 @@ void World::build() {
     if (sites != nullptr && !sites->empty()) c->vars["site"] = (*sites)[n % sites->size()];
     c->id = render(id_template, c->vars, n);
     c->vars["id"] = c->id;
+    client_ids_.emplace(c->id, c->index);
     c->rng = std::make_unique<Rng>(derive(seed_, "client", c->index));
     c->work = Rng(derive(seed_, "workload", c->index));
     c->drift = max_drift > 0 ? (clocks.unit() * 2 - 1) * max_drift : 0;
@@ -123,7 +134,24 @@ Nanos World::liveness_time() const {
 void World::run() {
   run_until(scenario_.duration);
   heal();
-  run_until(scenario_.duration + liveness_time());
+  Nanos end = scenario_.duration + liveness_time();
+  run_until(end);
+  for (int period = 0; period < 10 && backlog(); ++period) {
+    const std::uint64_t progress = stats_.completed + stats_.delivered;
+    end += liveness_time();
+    run_until(end);
+    if (stats_.completed + stats_.delivered == progress) break;  // stuck: the checkers say so
+  }
+}
+
+bool World::backlog() const {
+  for (const auto& c : clients_) {
+    if (c->up && c->engine &&
+        (c->engine->inflight_messages() > 0 || c->engine->queued_messages() > 0)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 void World::run_until(Nanos t) {
@@ -203,7 +231,9 @@ void World::run_stage(std::size_t index) {
     }
     return chosen;
   };
-  emit(trace::Fault{"stage " + (s.name.empty() ? std::to_string(index) : s.name)});
+  emit(trace::Fault{"stage " + (s.name.empty() ? std::to_string(index) : s.name) + " (" +
+                    std::string(to_string(s.kind)) +
+                    (s.target.empty() ? std::string() : " " + s.target) + ")"});
   switch (s.kind) {
     case Stage::Kind::ramp_up:
       // Spread the class's (re)starts over the stage.

@@ -53,6 +53,7 @@ struct World::Link {
   bool client_open = true;  // the client engine has this connection
   bool broker_open = false;
   bool established = false;  // the client was told transport_opened()
+  bool unheard = false;      // trace::Unheard was emitted
   Pipe up;                   // client -> broker
   Pipe down;                 // broker -> client
   LinkProfile profile;
@@ -70,8 +71,9 @@ struct World::Client {
   bool configured = false;   // config made from the class (at the first start)
   std::unique_ptr<Rng> rng;  // the engine's jitter source (stable address)
   std::unique_ptr<client::Engine> engine;
-  bool up = false;    // the host runs (the engine exists)
-  bool gone = false;  // left for good
+  std::shared_ptr<client::MemoryStore> store;  // "store": "durable": outlives crashes
+  bool up = false;                             // the host runs (the engine exists)
+  bool gone = false;                           // left for good
   std::uint64_t epoch = 0;
   LinkId link = 0;                 // the open connection, 0: none
   LinkId last_link = 0;            // the one before, for the trace of its end

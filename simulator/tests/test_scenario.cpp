@@ -120,16 +120,16 @@ TEST(ScenarioKeys, UnknownKeysAreRefusedWithTheKeysAllowedThere) {
             "t.json:1:28: devices[0].qso: unknown key \"qso\" in a device class (did you mean "
             "\"qos\"?); allowed: name, count, client_id, topic, sites, version, qos, retain, "
             "clean_start, session_expiry, keep_alive, will, publish, values, payload, "
-            "message_expiry, start, broker");
+            "message_expiry, start, broker, store, planted_bug");
   // The first unknown key in the document, not in nlohmann/json's order.
   EXPECT_EQ(error_of(subscriber(R"("zzz": 1, "aaa": 2)")),
             "t.json:1:32: subscribers[0].zzz: unknown key \"zzz\" in a subscriber class; allowed: "
             "name, count, client_id, filters, shared_group, version, qos, clean_start, "
-            "session_expiry, keep_alive, read_bytes_per_s, start, broker");
+            "session_expiry, keep_alive, read_bytes_per_s, start, broker, store");
   EXPECT_EQ(error_of(R"({"brokers": [{"shard": 2}]})"),
             "t.json:1:15: brokers[0].shard: unknown key \"shard\" in a broker (did you mean "
             "\"shards\"?); allowed: name, shards, durable, receive_maximum, max_queued_messages, "
-            "topic_alias_maximum, server_keep_alive, minimum_client_id_length");
+            "topic_alias_maximum, server_keep_alive, minimum_client_id_length, planted_bug");
   EXPECT_EQ(error_of(R"({"network": {"delay": "1ms"}})"),
             "t.json:1:14: network.delay: unknown key \"delay\" in \"network\"; allowed: latency, "
             "jitter, bandwidth, max_chunk");
@@ -296,6 +296,16 @@ TEST(ScenarioTemplates, PlaceholdersAreCheckedWhereTheyStand) {
   EXPECT_EQ(error_of(device(R"("payload": "{\"id\": \"{msg}\", \"v\": {value}}")")), "(no error)");
 }
 
+TEST(ScenarioKeys, WillsStoresAndDurableBrokersAreChecked) {
+  EXPECT_NE(error_of(device(R"("will": {"topic": "w/{id}", "payload": "gone {id}"})"))
+                .find("devices[0].will.payload: must contain {msg}, the Will's unique id"),
+            std::string::npos);
+  EXPECT_NE(error_of(device(R"("store": "disk")")).find("devices[0].store: "), std::string::npos);
+  EXPECT_NE(error_of(R"({"brokers": [{"durable": true, "shards": 2}]})")
+                .find("brokers[0].shards: a durable broker runs one engine"),
+            std::string::npos);
+}
+
 TEST(ScenarioTemplates, PayloadsCarryMsgAndIdsAndTopicsAreValid) {
   EXPECT_EQ(error_of(device(R"("payload": "{value}")")),
             "t.json:1:39: devices[0].payload: must contain {msg}, the message's unique id that the "
@@ -458,20 +468,21 @@ TEST(ScenarioParse, EveryKeyReachesItsField) {
     "name": "full", "description": "every key", "duration": "2m", "heal": "15s",
     "network": {"latency": "5ms", "jitter": "1ms", "bandwidth": 125000, "max_chunk": 512},
     "brokers": [
-      {"name": "east", "shards": 4, "durable": true, "receive_maximum": 20,
+      {"name": "east", "shards": 4, "receive_maximum": 20,
        "max_queued_messages": 50, "topic_alias_maximum": 0, "server_keep_alive": 45,
-       "minimum_client_id_length": 8},
-      {"name": "west"}
+       "minimum_client_id_length": 8, "planted_bug": "reorder_queue"},
+      {"name": "west", "durable": true}
     ],
     "devices": [
       {"name": "thermo", "count": 20, "client_id": "t-{site}-{n:03}", "topic": "s/{site}/{id}/temp",
        "sites": ["berlin", "paris"], "version": "3.1.1", "qos": 2, "retain": true,
-       "clean_start": true, "keep_alive": "1m",
-       "will": {"topic": "s/{id}/status", "payload": "gone {id}", "qos": 0, "retain": true},
+       "clean_start": true, "keep_alive": "1m", "store": "durable",
+       "will": {"topic": "s/{id}/status", "payload": "gone {id} {msg}", "qos": 0, "retain": true},
        "publish": {"kind": "bursts", "burst": 5, "interval": "100ms", "gap": "10s"},
        "values": {"kind": "random_walk", "start": 21, "step": 0.25, "min": 15, "max": 30,
                   "decimals": 1},
-       "payload": "{msg};{value};{seq};{t}", "start": "1.5s", "broker": "west"},
+       "payload": "{msg};{value};{seq};{t}", "start": "1.5s", "broker": "west",
+       "planted_bug": "resend_without_dup"},
       {"name": "meter", "version": 5, "session_expiry": "never", "message_expiry": "1h",
        "will": {"topic": "m/{n}", "delay": "30s"},
        "publish": {"kind": "poisson", "rate": "600/m"},
@@ -484,7 +495,7 @@ TEST(ScenarioParse, EveryKeyReachesItsField) {
       {"name": "backend", "count": 3, "client_id": "be-{n}", "filters": ["s/+/+/temp", "m/#"],
        "shared_group": "workers", "version": "5.0", "qos": 2, "clean_start": true,
        "session_expiry": 600, "keep_alive": 10, "read_bytes_per_s": 1000, "start": "2s",
-       "broker": "east"},
+       "broker": "east", "store": "durable"},
       {"name": "dash", "filters": "s/#", "version": "3.1.1"}
     ],
     "stages": [
@@ -496,7 +507,7 @@ TEST(ScenarioParse, EveryKeyReachesItsField) {
       {"kind": "degrade", "at": "40s", "duration": "10s",
        "profile": {"latency": "200ms", "bandwidth": 1000}},
       {"kind": "slow_consumer", "target": "backend", "read_bytes_per_s": 100, "duration": "5s"},
-      {"kind": "client_crash", "target": "", "fraction": 0.1, "duration": "2s"},
+      {"kind": "client_crash", "target": "", "fraction": 0.1, "duration": "2s", "half_open": true},
       {"kind": "leave", "target": "dash", "fraction": 1}
     ],
     "buggify": {"tiny_queues": 1, "takeover_rate": 0.25}
@@ -515,7 +526,8 @@ TEST(ScenarioParse, EveryKeyReachesItsField) {
   const BrokerSpec& east = s.brokers[0];
   EXPECT_EQ(east.name, "east");
   EXPECT_EQ(east.shards, 4u);
-  EXPECT_TRUE(east.durable);
+  EXPECT_FALSE(east.durable);
+  EXPECT_EQ(east.planted_bug, broker::PlantedBug::reorder_queue);
   EXPECT_EQ(east.receive_maximum, 20);
   EXPECT_EQ(east.max_queued_messages, 50u);
   EXPECT_EQ(east.topic_alias_maximum, 0);
@@ -523,6 +535,8 @@ TEST(ScenarioParse, EveryKeyReachesItsField) {
   EXPECT_EQ(east.minimum_client_id_length, 8u);
   EXPECT_EQ(s.brokers[1].name, "west");
   EXPECT_EQ(s.brokers[1].shards, 1u);
+  EXPECT_TRUE(s.brokers[1].durable);
+  EXPECT_EQ(s.brokers[1].planted_bug, broker::PlantedBug::none);
 
   ASSERT_EQ(s.devices.size(), 5u);
   const DeviceClass& t = s.devices[0];
@@ -539,7 +553,9 @@ TEST(ScenarioParse, EveryKeyReachesItsField) {
   EXPECT_EQ(t.keep_alive_s, 60);
   ASSERT_TRUE(t.will.has_value());
   EXPECT_EQ(t.will->topic, "s/{id}/status");
-  EXPECT_EQ(t.will->payload, "gone {id}");
+  EXPECT_EQ(t.will->payload, "gone {id} {msg}");
+  EXPECT_TRUE(t.durable_store);
+  EXPECT_EQ(t.planted_bug, client::PlantedBug::resend_without_dup);
   EXPECT_EQ(t.will->qos, mqtt::QoS::at_most_once);
   EXPECT_TRUE(t.will->retain);
   EXPECT_EQ(t.will->delay_s, 0u);
@@ -563,6 +579,8 @@ TEST(ScenarioParse, EveryKeyReachesItsField) {
   EXPECT_EQ(m.session_expiry_s, 0xFFFFFFFFu);
   EXPECT_EQ(m.message_expiry_s, std::optional<std::uint32_t>(3600));
   EXPECT_EQ(m.will->delay_s, 30u);
+  EXPECT_EQ(m.will->payload, "{id} offline {msg}");  // the default names the Will's {msg}
+  EXPECT_FALSE(m.durable_store);
   EXPECT_EQ(m.will->qos, mqtt::QoS::at_least_once);
   EXPECT_EQ(m.publish.kind, Process::Kind::poisson);
   EXPECT_DOUBLE_EQ(m.publish.rate, 10.0);
@@ -596,6 +614,7 @@ TEST(ScenarioParse, EveryKeyReachesItsField) {
   EXPECT_EQ(b.read_bytes_per_s, 1000u);
   EXPECT_EQ(b.start, 2 * ns_per_s);
   EXPECT_EQ(b.broker, "east");
+  EXPECT_TRUE(b.durable_store);
   EXPECT_EQ(s.subscribers[1].filters, (std::vector<std::string>{"s/#"}));
   EXPECT_EQ(s.subscribers[1].version, mqtt::Version::v3_1_1);
 
@@ -630,6 +649,7 @@ TEST(ScenarioParse, EveryKeyReachesItsField) {
   EXPECT_EQ(st[6].at, 50 * ns_per_s);
   EXPECT_EQ(st[7].kind, K::client_crash);
   EXPECT_EQ(st[7].fraction, 0.1);
+  EXPECT_TRUE(st[7].half_open);
   EXPECT_EQ(st[8].kind, K::leave);
   EXPECT_EQ(st[8].target, "dash");
   EXPECT_EQ(st[8].at, 57 * ns_per_s);

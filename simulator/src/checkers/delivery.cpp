@@ -91,7 +91,9 @@ class DeliveryChecker final : public Checker {
            who + " got QoS 0 " + message_tag(d->msg) + " " + std::to_string(copies) + " times", t,
            seq);
     }
-    if (d->qos == mqtt::QoS::exactly_once && copies > bound) {
+    if (d->qos == mqtt::QoS::exactly_once && copies > bound && m->resent_as_new) {
+      count("duplicated_after_session_loss");  // at least once is all a lost session leaves
+    } else if (d->qos == mqtt::QoS::exactly_once && copies > bound) {
       count("duplicated");
       find("S4", "MQTT-4.3.3-10",
            who + " got QoS 2 " + message_tag(d->msg) + " " + std::to_string(copies) + " times", t,
@@ -171,12 +173,23 @@ class DeliveryChecker final : public Checker {
       count(eff == mqtt::QoS::at_most_once ? "dropped_qos0" : "excused");
       return;
     }
+    if (m.amnesiac) {
+      count("lost_to_client_amnesia");  // its publisher resumed a session it had lost
+      return;
+    }
+    // A drop the broker owned up to is still a loss: it acknowledged the
+    // message, so it had to have room for every copy (or refuse it).
+    static constexpr const char* why[] = {"; the broker dropped it: the queue was full",
+                                          "; the broker dropped it as QoS 0 while offline",
+                                          "; the broker dropped it: the session ended"};
+    const auto dropped = model_.dropped(s, id);
     count("lost");
     find(eff == mqtt::QoS::exactly_once ? "L2" : "L1",
          eff == mqtt::QoS::exactly_once ? "MQTT-4.3.3-1" : "MQTT-4.3.2-1",
          world_.client_name(s) + " never got " + message_tag(id) + " (QoS " +
              std::to_string(static_cast<int>(eff)) + ", acknowledged to " +
-             world_.client_name(m.publisher) + ")",
+             world_.client_name(m.publisher) + (dropped ? why[static_cast<int>(*dropped)] : "") +
+             ")",
          model_.heal_time(), 0, true);
   }
 

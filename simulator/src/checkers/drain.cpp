@@ -1,6 +1,7 @@
 // L3 handshakes drain [MQTT-4.4.0-1]: once healed, every client is
 // connected and nothing is left in flight or queued at any of them: no
 // QoS 1/2 message waits for its acknowledgement, no PUBREL for its PUBCOMP.
+// A client that left for good (disconnect()) abandons what it had pending.
 #include "checkers.hpp"
 
 namespace assay::sim::checkers {
@@ -15,7 +16,12 @@ class DrainChecker final : public Checker {
     for (MessageId id = 1; id <= model_.messages().size(); ++id) {
       const Message& m = model_.messages()[id - 1];
       if (!m.known || m.will || m.orphaned || m.done != Message::Done::pending) continue;
-      if (world_.engine(m.publisher) == nullptr) continue;
+      const client::Engine* e = world_.engine(m.publisher);
+      if (e == nullptr) continue;
+      if (e->state() == client::Engine::State::stopped) {
+        count("abandoned");  // its publisher left for good (disconnect()) with it pending
+        continue;
+      }
       count("never_completed");
       find(
           "L3", "MQTT-4.4.0-1",

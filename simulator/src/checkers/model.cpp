@@ -3,7 +3,12 @@
 namespace assay::sim::checkers {
 
 Model::Model(const World& world, Durability mode)
-    : world_(world), mode_(mode), subscribers_(world.clients()), published_(world.clients()) {}
+    : world_(world),
+      mode_(mode),
+      subscribers_(world.clients()),
+      published_(world.clients()),
+      amnesiac_(world.clients()),
+      resumed_amnesiac_(world.clients()) {}
 
 void Model::on(Nanos t, std::uint64_t, const trace::Event& e) {
   auto slot = [&](MessageId id) -> Message& {
@@ -21,12 +26,18 @@ void Model::on(Nanos t, std::uint64_t, const trace::Event& e) {
     m.invoked = t;
     m.order = published_[p->client]++;
     m.expiry_s = p->expiry_s;
+    // Its broker session may hold QoS 2 ids its crashed engine used: a new
+    // message on such an id is taken for the old one [MQTT-4.1.0-1].
+    m.amnesiac = resumed_amnesiac_[p->client] && p->qos == mqtt::QoS::exactly_once;
   } else if (const auto* d = std::get_if<trace::PublishDone>(&e)) {
     Message& m = slot(d->msg);
     m.done =
         d->outcome == client::Outcome::acknowledged ? Message::Done::ok : Message::Done::failed;
   } else if (const auto* c = std::get_if<trace::Connected>(&e)) {
     Subscriber& s = subscribers_[c->client];
+    if (!c->resumed && s.connected_once) mark_resent(c->client);
+    resumed_amnesiac_[c->client] = c->resumed && amnesiac_[c->client];
+    if (!c->resumed) amnesiac_[c->client] = false;
     if (!c->resumed) {
       // A new session: what the old one was owed is no longer owed, and
       // its subscriptions are gone until granted again.
@@ -68,6 +79,8 @@ void Model::on(Nanos t, std::uint64_t, const trace::Event& e) {
   } else if (std::holds_alternative<trace::BrokerCrash>(e)) {
     crashes_.push_back(t);
     if (mode_ == Durability::volatile_) {
+      for (ClientIndex i = 0; i < subscribers_.size(); ++i)
+        mark_resent(i);
       // Every session ends: nothing is owed until a new session subscribes.
       for (Subscriber& s : subscribers_) {
         s.session_since = t;
@@ -75,15 +88,26 @@ void Model::on(Nanos t, std::uint64_t, const trace::Event& e) {
       }
     }
   } else if (const auto* cc = std::get_if<trace::ClientCrash>(&e)) {
-    // What it had not finished publishing went down with it.
+    if (cc->durable_store) return;  // its store has what it had not finished publishing
+    // What it had not finished publishing went down with it, and if it
+    // resumes its session it does so without its state.
+    amnesiac_[cc->client] = true;
     for (Message& m : messages_) {
       if (m.known && !m.will && m.publisher == cc->client && m.done == Message::Done::pending) {
         m.orphaned = true;
       }
     }
+  } else if (const auto* dr = std::get_if<trace::Dropped>(&e)) {
+    dropped_.emplace((static_cast<std::uint64_t>(dr->client) << 40) | dr->msg, dr->why);
   } else if (std::holds_alternative<trace::Heal>(e)) {
     heal_ = t;
   }
+}
+
+std::optional<trace::Dropped::Why> Model::dropped(ClientIndex s, MessageId m) const {
+  const auto it = dropped_.find((static_cast<std::uint64_t>(s) << 40) | m);
+  if (it == dropped_.end()) return std::nullopt;
+  return it->second;
 }
 
 bool Model::session_ended(ClientIndex c, Nanos after) const {
@@ -103,6 +127,14 @@ bool Model::ever_matched(ClientIndex s, const std::string& topic) const {
     if (mqtt::topic_matches(x.matches, topic)) return true;
   }
   return false;
+}
+
+void Model::mark_resent(ClientIndex publisher) {
+  for (Message& m : messages_) {
+    if (m.known && !m.will && m.publisher == publisher && m.done == Message::Done::pending) {
+      m.resent_as_new = true;
+    }
+  }
 }
 
 void Model::end_subscriptions(Subscriber& s, Nanos t) {

@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "assay/mqtt/topic.hpp"
@@ -31,6 +32,14 @@ struct Message {
   std::optional<std::uint32_t> expiry_s;
   enum class Done : std::uint8_t { pending, ok, failed } done = Done::pending;
   bool orphaned = false;  // its publisher crashed while it was pending (no store)
+  // Its publisher's session was lost (or the broker's, in a volatile crash)
+  // while it was pending: it was sent again as a new message, so QoS 2 may
+  // arrive twice (exactly once needs the session).
+  bool resent_as_new = false;
+  // QoS 2 from a client that crashed without a store and then resumed its
+  // session anyway (MQTT-4.1.0-1 broken by the client): the broker may take
+  // it for a duplicate of a message on the same id before the crash.
+  bool amnesiac = false;
 };
 
 struct Subscription {
@@ -71,17 +80,23 @@ class Model : public Observer {
   Nanos heal_time() const { return heal_; }
   // The active subscriptions of `s` that `topic` matches.
   std::vector<const Subscription*> matching(ClientIndex s, const std::string& topic) const;
+  // Whether the broker said it dropped its copy of `m` for `s`, and why.
+  std::optional<trace::Dropped::Why> dropped(ClientIndex s, MessageId m) const;
   // Also those that ended: any `topic` could have come through.
   bool ever_matched(ClientIndex s, const std::string& topic) const;
 
  private:
   static void end_subscriptions(Subscriber& s, Nanos t);
+  void mark_resent(ClientIndex publisher);
   const World& world_;
   Durability mode_;
   std::vector<Message> messages_;
   std::vector<Subscriber> subscribers_;
   std::vector<std::uint64_t> published_;  // per client
+  std::vector<bool> amnesiac_;            // crashed without a store, no new session since
+  std::vector<bool> resumed_amnesiac_;    // and its current connection resumed the session
   std::vector<Nanos> crashes_;
+  std::unordered_map<std::uint64_t, trace::Dropped::Why> dropped_;  // (subscriber, message)
   Nanos heal_ = -1;
 };
 

@@ -6,7 +6,10 @@
 // its publisher a second before the subscription was granted (so the
 // broker held one before the SUBSCRIBE) and no removal came since; then a
 // RETAIN 1 copy of some message of that topic must arrive. A broker crash
-// in volatile mode ends the retained store.
+// in volatile mode ends the retained store (and acknowledgements still on
+// the way from it, read after the crash, do not count).
+#include <set>
+
 #include "checkers.hpp"
 
 namespace assay::sim::checkers {
@@ -29,6 +32,9 @@ class RetainedChecker final : public Checker {
       if (m == nullptr || !m->retain || m->empty || d->outcome != client::Outcome::acknowledged) {
         return;
       }
+      // An acknowledgement the crashed broker sent before it went down says
+      // nothing about the store it lost: only those on a later connection.
+      if (stale_.contains(d->client)) return;
       Topic& topic = topics_[m->topic];
       if (m->qos == mqtt::QoS::at_most_once || m->expiry_s) return;  // MAY be discarded; may expire
       if (topic.kept_since < 0) topic.kept_since = t;
@@ -50,12 +56,15 @@ class RetainedChecker final : public Checker {
         if (x.client == got->client && x.topic == got->topic && x.since <= t) x.got = true;
       }
     } else if (const auto* c = std::get_if<trace::Connected>(&e)) {
+      stale_.erase(c->client);
       if (!c->resumed) forget(c->client, t);  // its session ended: so did what it was owed
     } else if (std::holds_alternative<trace::BrokerCrash>(e) &&
                model_.mode() == Durability::volatile_) {
       topics_.clear();
       for (Expected& x : expected_)
         x.got = true;  // excused: the store is gone
+      for (ClientIndex i = 0; i < world_.clients(); ++i)
+        stale_.insert(i);
     }
   }
 
@@ -93,6 +102,7 @@ class RetainedChecker final : public Checker {
   const Model& model_;
   std::map<std::string, Topic> topics_;
   std::vector<Expected> expected_;
+  std::set<ClientIndex> stale_;  // not connected since the last volatile crash
 };
 
 std::unique_ptr<Checker> make_retained_checker(const World& w, const Model& m) {

@@ -9,8 +9,9 @@
 //   S17 no more QoS 1/2 PUBLISHes unacknowledged than the receiver's
 //       Receive Maximum [MQTT-3.3.4-7], [MQTT-3.3.4-9].
 // In-flight state belongs to the session: it goes with a lost session
-// (Session Present 0), a crashed client (no store), and, in volatile mode,
-// a crashed broker.
+// (Session Present 0), a crashed client (no store; what it sent before and
+// arrives after is the old incarnation's), and, in volatile mode, a
+// crashed broker.
 #include <deque>
 #include <unordered_map>
 
@@ -27,11 +28,22 @@ class WireChecker final : public Checker {
   void on(Nanos t, std::uint64_t seq, const trace::Event& e) override {
     if (const auto* p = std::get_if<trace::Packet>(&e)) return packet(t, seq, *p);
     if (const auto* c = std::get_if<trace::Connected>(&e)) {
-      if (!c->resumed) sessions_[c->client] = Session{};
+      Session& s = sessions_[c->client];
+      if (!c->resumed) {
+        const LinkId old = s.old_links_upto;
+        s = Session{};
+        s.old_links_upto = old;
+      }
+      s.link = c->link;
       return;
     }
     if (const auto* cc = std::get_if<trace::ClientCrash>(&e)) {
-      sessions_[cc->client].to_broker = Flows{};  // the client's side of the session is gone
+      // The client's side of the session is gone, and PUBLISHes it sent
+      // before the crash that arrive now are not the new incarnation's.
+      Session& s = sessions_[cc->client];
+      if (cc->durable_store) return;  // its side of the session is in its store
+      s.to_broker = Flows{};
+      s.old_links_upto = s.link;
       return;
     }
     if (std::holds_alternative<trace::BrokerCrash>(e) && model_.mode() == Durability::volatile_) {
@@ -54,8 +66,10 @@ class WireChecker final : public Checker {
     std::deque<std::uint16_t> owed_pubrec;
   };
   struct Session {
-    Flows to_broker;  // the client's PUBLISHes
-    Flows to_client;  // the broker's
+    LinkId old_links_upto = 0;  // links of incarnations before its last crash
+    LinkId link = 0;            // its latest connection
+    Flows to_broker;            // the client's PUBLISHes
+    Flows to_client;            // the broker's
     std::uint32_t broker_receive_maximum = 65535;
     std::uint32_t client_receive_maximum = 65535;
   };
@@ -79,6 +93,7 @@ class WireChecker final : public Checker {
       Flows& f = p.to_broker ? s.to_broker : s.to_client;
       const std::string dir = p.to_broker ? who + " to the broker" : "the broker to " + who;
       if (m->qos == mqtt::QoS::at_most_once) return;
+      if (p.to_broker && p.link <= s.old_links_upto) return;  // from before the crash
       if (f.link != p.link) {
         f.link = p.link;
         f.owed_puback.clear();

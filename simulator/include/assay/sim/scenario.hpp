@@ -93,6 +93,11 @@ struct DeviceClass {
   bool clean_start = false;
   std::uint32_t session_expiry_s = 3600;  // 5.0; 3.1.1: CleanSession 0 when clean_start is false
   std::uint16_t keep_alive_s = 30;
+  // "durable": the engine keeps its session in a store that survives its
+  // crashes (synced writes only), and resumes it after a restart; "none":
+  // a crash loses it (and resuming the broker's session then breaks
+  // MQTT-4.1.0-1: the checkers excuse what that costs, see docs/simulator.md).
+  bool durable_store = false;
   std::optional<WillSpec> will;
   Process publish;
   Values values;
@@ -117,6 +122,11 @@ struct SubscriberClass {
   bool clean_start = false;
   std::uint32_t session_expiry_s = 3600;
   std::uint16_t keep_alive_s = 30;
+  // "durable": the engine keeps its session in a store that survives its
+  // crashes (synced writes only), and resumes it after a restart; "none":
+  // a crash loses it (and resuming the broker's session then breaks
+  // MQTT-4.1.0-1: the checkers excuse what that costs, see docs/simulator.md).
+  bool durable_store = false;
   // A slow consumer reads at most this many bytes per second from its
   // connection (0: as fast as they come).
   std::uint64_t read_bytes_per_s = 0;
@@ -205,6 +215,9 @@ struct ScenarioError : std::runtime_error {
 // payload templates without {msg} are errors.
 Scenario parse_scenario(std::string_view json, const std::string& file);
 Scenario load_scenario(const std::string& path);
+
+// A stage kind's name in scenario files ("broker_crash").
+std::string_view to_string(Stage::Kind kind);
 
 // The scenario a seed stands for in swarm mode: topology, workload, fault
 // rates and engine knobs all drawn from it (printed first by `assay sim`).

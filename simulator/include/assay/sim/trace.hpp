@@ -81,6 +81,12 @@ struct Lost {
   bool normal;
   std::optional<mqtt::ReasonCode> reason_code;
 };
+// Bytes the client sent on `link` reached a broker that had closed it (or
+// crashed): whatever they said, such as a DISCONNECT, it never read.
+struct Unheard {
+  ClientIndex client;
+  LinkId link;
+};
 // The engine saw a protocol violation by the broker: always a failure.
 struct Violation {
   ClientIndex client;
@@ -95,9 +101,19 @@ struct BrokerRestart {
 };
 struct ClientCrash {
   ClientIndex client;
+  bool durable_store;  // its session survives in its store
 };
 struct ClientRestart {
   ClientIndex client;
+};
+// The broker dropped its copy of a message for a subscriber's session and
+// said so (broker::DropReason): a Will or QoS 0 copy nobody was told was
+// taken. The checkers excuse exactly these.
+struct Dropped {
+  BrokerIndex broker;
+  ClientIndex client;
+  MessageId msg;
+  enum class Why : std::uint8_t { queue_full, offline_qos0, session_ended } why;
 };
 // A control packet as its receiver got it (with World::set_wire_trace):
 // to_broker, or to the client. The wire checker reads these.
@@ -116,7 +132,7 @@ struct Heal {};
 
 using Event =
     std::variant<Publish, PublishDone, Deliver, Subscribed, Connected, Lost, Violation, BrokerCrash,
-                 BrokerRestart, ClientCrash, ClientRestart, Fault, Heal, Packet>;
+                 BrokerRestart, ClientCrash, ClientRestart, Fault, Heal, Packet, Dropped, Unheard>;
 
 }  // namespace trace
 

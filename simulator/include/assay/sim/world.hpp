@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <queue>
@@ -37,6 +38,7 @@ struct WorldStats {
   std::uint64_t events = 0;
   std::uint64_t published = 0;
   std::uint64_t delivered = 0;
+  std::uint64_t completed = 0;  // publishes whose engine said how they ended
   std::uint64_t connections = 0;
   std::uint64_t bytes = 0;
   std::uint64_t faults = 0;
@@ -55,14 +57,18 @@ class World {
   void set_wire_trace(bool on) { wire_ = on; }
 
   // Runs the fault phase (until scenario.duration), heals every fault and
-  // runs the liveness phase (scenario.heal more). Throws what an engine
-  // throws (a crash of the code under test).
+  // runs the liveness phase (liveness_time() more; while a client still has
+  // messages in flight or queued and the last period made progress, up to
+  // ten periods more, so that a backlog drains but a stall ends the run).
+  // Throws what an engine throws (a crash of the code under test).
   void run();
   // Runs until `t` (or the queue is empty).
   void run_until(Nanos t);
   // How long the liveness phase runs: the scenario's heal, or longer when
   // keep alives need it (2 x the longest Keep Alive + 10 s).
   Nanos liveness_time() const;
+  // Whether a running client engine still has messages in flight or queued.
+  bool backlog() const;
   Nanos now() const { return now_; }
   const Scenario& scenario() const { return scenario_; }
   const WorldStats& stats() const { return stats_; }
@@ -167,6 +173,7 @@ class World {
   std::priority_queue<Event, std::vector<Event>, std::greater<>> queue_;
   std::vector<Observer*> observers_;
   std::vector<std::unique_ptr<Client>> clients_;
+  std::map<std::string, ClientIndex, std::less<>> client_ids_;  // the first client of each id
   std::vector<std::unique_ptr<Broker>> brokers_;
   std::vector<std::unique_ptr<Link>> links_;  // by LinkId - 1
   Rng links_rng_;

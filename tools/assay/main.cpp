@@ -7,6 +7,7 @@
 #include "conform_command.hpp"
 #include "decode_command.hpp"
 #include "pub_command.hpp"
+#include "sim_command.hpp"
 #include "sub_command.hpp"
 
 #ifndef ASSAY_VERSION
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   assay::tools::add_decode_command(app);
   assay::tools::add_pub_command(app);
   assay::tools::add_sub_command(app);
+  assay::tools::add_sim_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -201,45 +201,76 @@ std::vector<json> run_range(const SimArgs& a, std::uint64_t from, std::uint64_t 
           std::_Exit(0);
         }
       }
-      for (Worker& wk : workers) {
-        if (wk.seeds.empty()) continue;
-        int status = 0;
-        ::waitpid(wk.pid, &status, 0);
-        std::ifstream in(wk.file);
-        std::string line;
+      // Read what each worker has finished while they run, so that the
+      // progress line moves; a worker that exits is read to its end.
+      struct Reader {
+        std::ifstream in;
+        std::string partial;
         std::uint64_t started_seed = 0;
-        bool open = false;
+        bool open = false;  // a "start" line without its result yet
         std::size_t done = 0;
-        while (std::getline(in, line)) {
+        bool exited = false;
+        int status = 0;
+      };
+      std::vector<Reader> readers(workers.size());
+      auto drain = [&](Worker& wk, Reader& rd) {
+        if (!rd.in.is_open()) rd.in.open(wk.file);
+        char buf[4096];
+        rd.in.clear();
+        while (rd.in.read(buf, sizeof buf) || rd.in.gcount() > 0) {
+          rd.partial.append(buf, static_cast<std::size_t>(rd.in.gcount()));
+        }
+        std::size_t nl;
+        while ((nl = rd.partial.find('\n')) != std::string::npos) {
+          const std::string line = rd.partial.substr(0, nl);
+          rd.partial.erase(0, nl + 1);
           if (line.starts_with("start ")) {
-            started_seed = std::stoull(line.substr(6));
-            open = true;
+            rd.started_seed = std::stoull(line.substr(6));
+            rd.open = true;
             continue;
           }
           account(json::parse(line));
-          open = false;
-          ++done;
+          rd.open = false;
+          ++rd.done;
         }
-        ::unlink(wk.file.c_str());
-        if (open) {  // it died running this seed
-          json r;
-          r["seed"] = started_seed;
-          r["scenario"] = a.scenario.empty() ? "swarm" : a.scenario;
-          r["verdict"] = "crash";
-          r["crash"] = WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
-                                           : "exited with " + std::to_string(WEXITSTATUS(status));
-          r["mode"] = "";
-          r["counts"] = json::object();
-          r["findings"] = json::array();
-          r["simulated_s"] = 0.0;
-          r["replay"] = "assay sim " + (a.scenario.empty() ? "" : a.scenario + " ") + "--seed " +
-                        std::to_string(started_seed);
-          account(std::move(r));
-          ++done;
+      };
+      std::size_t running = 0;
+      for (const Worker& wk : workers)
+        running += wk.seeds.empty() ? 0u : 1u;
+      while (running > 0) {
+        for (std::size_t w = 0; w < workers.size(); ++w) {
+          Worker& wk = workers[w];
+          Reader& rd = readers[w];
+          if (wk.seeds.empty() || rd.exited) continue;
+          const bool exited = ::waitpid(wk.pid, &rd.status, WNOHANG) == wk.pid;
+          drain(wk, rd);
+          if (!exited) continue;
+          rd.exited = true;
+          --running;
+          ::unlink(wk.file.c_str());
+          if (rd.open) {  // it died running this seed
+            const int status = rd.status;
+            json r;
+            r["seed"] = rd.started_seed;
+            r["scenario"] = a.scenario.empty() ? "swarm" : a.scenario;
+            r["verdict"] = "crash";
+            r["crash"] = WIFSIGNALED(status)
+                             ? "killed by signal " + std::to_string(WTERMSIG(status))
+                             : "exited with " + std::to_string(WEXITSTATUS(status));
+            r["mode"] = "";
+            r["counts"] = json::object();
+            r["findings"] = json::array();
+            r["simulated_s"] = 0.0;
+            r["replay"] = "assay sim " + (a.scenario.empty() ? "" : a.scenario + " ") + "--seed " +
+                          std::to_string(rd.started_seed);
+            account(std::move(r));
+            ++rd.done;
+          }
+          // The seeds it did not reach go to the next round.
+          for (std::size_t i = rd.done; i < wk.seeds.size(); ++i)
+            todo.push_back(wk.seeds[i]);
         }
-        // The seeds it did not reach go to the next round.
-        for (std::size_t i = done; i < wk.seeds.size(); ++i)
-          todo.push_back(wk.seeds[i]);
+        if (running > 0) ::usleep(50'000);
       }
     }
   }

@@ -135,7 +135,8 @@ class Recorder final : public Observer {
           } else if constexpr (std::is_same_v<T, trace::ClientCrash>) {
             close(x.client, t);
             mark(t, world_.client_name(x.client) + " crashes");
-            return name(x.client) + " crashes";
+            return name(x.client) + " crashes" +
+                   (x.durable_store ? " (its store survives)" : " (no store)");
           } else if constexpr (std::is_same_v<T, trace::ClientRestart>) {
             return name(x.client) + " restarts";
           } else if constexpr (std::is_same_v<T, trace::Packet>) {

@@ -90,11 +90,17 @@ void print_run(const json& r, const std::string& replay, bool details) {
             << " (" << r["mode"].get<std::string>() << "; " << counts_line(r["counts"]) << ")\n";
   if (r.contains("crash")) std::cout << "  crash: " << r["crash"].get<std::string>() << '\n';
   if (!details) return;
-  for (const auto& f : r["findings"]) {
+  // The first ten findings; the rest are in --report's JSON.
+  constexpr std::size_t shown = 10;
+  const auto& findings = r["findings"];
+  for (std::size_t i = 0; i < findings.size() && i < shown; ++i) {
+    const auto& f = findings[i];
     std::cout << "  " << f["invariant"].get<std::string>() << " ["
               << f["statement"].get<std::string>() << "] at " << f["t_s"].get<double>()
               << " s: " << f["detail"].get<std::string>() << '\n';
   }
+  if (findings.size() > shown)
+    std::cout << "  ... and " << findings.size() - shown << " more findings (all in --report)\n";
   if (!r["findings"].empty()) {
     std::cout << "  the trace before the first finding:\n";
     for (const auto& line : r["findings"][0]["window"])

@@ -5,7 +5,9 @@
 //   S2  its QoS is the published QoS lowered to a matching subscription's
 //       [MQTT-3.8.4-8], [MQTT-3.3.4-2];
 //   S3  QoS 0: at most once per matching subscription [MQTT-4.3.1-1];
-//   S4  QoS 2: at most once [MQTT-4.3.3-10];
+//   S4  QoS 2: at most once [MQTT-4.3.3-10] (a subscriber that crashed
+//       without its store and resumed its session forgot which QoS 2 ids
+//       it had received, and is excused: duplicated_by_client_amnesia);
 //   S11 a live delivery has RETAIN 0 [MQTT-3.3.1-9]/[MQTT-3.3.1-12], and a
 //       RETAIN 1 delivery is a retained message;
 //   L1  after the heal, every QoS 1 message the publisher was told is
@@ -83,7 +85,10 @@ class DeliveryChecker final : public Checker {
       ++retained_[key(d->client, d->msg)];
       return;
     }
-    const std::uint32_t copies = ++delivered_[key(d->client, d->msg)];
+    Copies& seen = delivered_[key(d->client, d->msg)];
+    const std::uint32_t copies = ++seen.count;
+    const Nanos previous = seen.last;
+    seen.last = t;
     const std::size_t bound = std::max<std::size_t>(1, subs.size());
     if (d->qos == mqtt::QoS::at_most_once && copies > bound) {
       count("duplicated");
@@ -93,6 +98,9 @@ class DeliveryChecker final : public Checker {
     }
     if (d->qos == mqtt::QoS::exactly_once && copies > bound && m->resent_as_new) {
       count("duplicated_after_session_loss");  // at least once is all a lost session leaves
+    } else if (d->qos == mqtt::QoS::exactly_once && copies > bound &&
+               model_.forgot_since(d->client, previous)) {
+      count("duplicated_by_client_amnesia");  // it crashed without its store and resumed
     } else if (d->qos == mqtt::QoS::exactly_once && copies > bound) {
       count("duplicated");
       find("S4", "MQTT-4.3.3-10",
@@ -119,6 +127,8 @@ class DeliveryChecker final : public Checker {
       const bool got = it != delivered_groups_.end() && it->second > 0;
       if (got) {
         count("ok");
+      } else if (owed.second && model_.message(owed.first)->amnesiac) {
+        count("lost_to_client_amnesia");  // as below, for one subscriber
       } else if (owed.second) {
         count("lost");
         find("L1", "MQTT-4.8.2-3",
@@ -139,7 +149,7 @@ class DeliveryChecker final : public Checker {
   void check_owed(MessageId id, const Message& m, ClientIndex s) {
     const Subscriber& sub = model_.subscriber(s);
     const auto it = delivered_.find(key(s, id));
-    const std::uint32_t copies = it == delivered_.end() ? 0 : it->second;
+    const std::uint32_t copies = it == delivered_.end() ? 0 : it->second.count;
     mqtt::QoS eff = mqtt::QoS::at_most_once;
     bool entitled = false;
     bool still = false;  // by a subscription whose session has not ended
@@ -150,8 +160,8 @@ class DeliveryChecker final : public Checker {
       if (x.group) {
         auto& g = owed_groups_[group_key(*x.group, id)];
         g.first = id;
-        g.second =
-            g.second || (x.active() && m.done == Message::Done::ok && q > mqtt::QoS::at_most_once);
+        g.second = g.second || (x.active() && m.done == Message::Done::ok &&
+                                q > mqtt::QoS::at_most_once && !m.expiry_s);
         continue;
       }
       entitled = true;
@@ -194,7 +204,11 @@ class DeliveryChecker final : public Checker {
   }
 
   const Model& model_;
-  std::unordered_map<std::uint64_t, std::uint32_t> delivered_;
+  struct Copies {
+    std::uint32_t count = 0;
+    Nanos last = 0;  // the latest one
+  };
+  std::unordered_map<std::uint64_t, Copies> delivered_;
   std::unordered_map<std::uint64_t, std::uint32_t> retained_;
   std::unordered_map<std::string, std::uint32_t> delivered_groups_;
   std::map<std::string, std::pair<MessageId, bool>> owed_groups_;  // in order: stable reports

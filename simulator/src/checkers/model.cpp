@@ -8,7 +8,8 @@ Model::Model(const World& world, Durability mode)
       subscribers_(world.clients()),
       published_(world.clients()),
       amnesiac_(world.clients()),
-      resumed_amnesiac_(world.clients()) {}
+      resumed_amnesiac_(world.clients()),
+      last_amnesia_(world.clients(), -1) {}
 
 void Model::on(Nanos t, std::uint64_t, const trace::Event& e) {
   auto slot = [&](MessageId id) -> Message& {
@@ -92,6 +93,7 @@ void Model::on(Nanos t, std::uint64_t, const trace::Event& e) {
     // What it had not finished publishing went down with it, and if it
     // resumes its session it does so without its state.
     amnesiac_[cc->client] = true;
+    last_amnesia_[cc->client] = t;
     for (Message& m : messages_) {
       if (m.known && !m.will && m.publisher == cc->client && m.done == Message::Done::pending) {
         m.orphaned = true;

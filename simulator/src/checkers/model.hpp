@@ -78,6 +78,12 @@ class Model : public Observer {
   // Whether a session-ending event for `c` happened in (after, until].
   bool session_ended(ClientIndex c, Nanos after) const;
   Nanos heal_time() const { return heal_; }
+  // Whether `c` crashed without a store after `t` and its current
+  // connection resumed the session all the same: the incoming QoS 2 ids it
+  // had are gone, so a resent PUBLISH is new to it [MQTT-4.1.0-1].
+  bool forgot_since(ClientIndex c, Nanos t) const {
+    return resumed_amnesiac_[c] && last_amnesia_[c] > t;
+  }
   // The active subscriptions of `s` that `topic` matches.
   std::vector<const Subscription*> matching(ClientIndex s, const std::string& topic) const;
   // Whether the broker said it dropped its copy of `m` for `s`, and why.
@@ -95,6 +101,7 @@ class Model : public Observer {
   std::vector<std::uint64_t> published_;  // per client
   std::vector<bool> amnesiac_;            // crashed without a store, no new session since
   std::vector<bool> resumed_amnesiac_;    // and its current connection resumed the session
+  std::vector<Nanos> last_amnesia_;       // its last crash without a store
   std::vector<Nanos> crashes_;
   std::unordered_map<std::uint64_t, trace::Dropped::Why> dropped_;  // (subscriber, message)
   Nanos heal_ = -1;

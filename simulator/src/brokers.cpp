@@ -21,7 +21,7 @@ void World::crash_broker(BrokerIndex index) {
   Broker& b = *brokers_.at(index);
   if (!b.up) return;
   ++stats_.faults;
-  emit(trace::BrokerCrash{index});
+  emit(trace::BrokerCrash{index, static_cast<LinkId>(links_.size())});
   // Its connections stay open at their clients: they hear of it when they
   // next write after the restart (a reset), or by keep alive.
   for (auto& [hl, l] : b.links) {

@@ -225,6 +225,7 @@ void World::pump_client(ClientIndex index) {
             ++c.open_attempt;
             set_will(c);  // a Will of its own for every connection
             open_transport(index, x.server);
+            emit(trace::Connecting{index, c.link, c.will});
           } else if constexpr (std::is_same_v<T, client::event::CloseTransport>) {
             if (Link* l = link(c.link)) {
               Bytes out;
@@ -233,7 +234,9 @@ void World::pump_client(ClientIndex index) {
               close_client_side(*l);
             }
           } else if constexpr (std::is_same_v<T, client::event::Connected>) {
-            emit(trace::Connected{index, c.link, x.resumed, x.clean_start, c.will});
+            // Its link may have closed under it in the same turn: name the last one.
+            emit(trace::Connected{index, c.link != 0 ? c.link : c.last_link, x.resumed,
+                                  x.clean_start, c.will});
           } else if constexpr (std::is_same_v<T, client::event::ConnectionLost>) {
             if (x.cause == client::Cause::protocol_violation) {
               emit(trace::Violation{index, x.detail});

@@ -112,6 +112,9 @@ class Recorder final : public Observer {
           } else if constexpr (std::is_same_v<T, trace::Subscribed>) {
             return name(x.client) + " subscribed " + x.filter + " " +
                    (x.refused ? "refused" : qos(x.granted));
+          } else if constexpr (std::is_same_v<T, trace::Connecting>) {
+            return name(x.client) + " opens link " + std::to_string(x.link) +
+                   (x.will != 0 ? " (Will " + message_tag(x.will) + ")" : "");
           } else if constexpr (std::is_same_v<T, trace::Connected>) {
             open_[x.client] = report_.connections.size();
             report_.connections.push_back(Report::Span{world_.client_name(x.client), t, -1});

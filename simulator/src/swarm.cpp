@@ -4,6 +4,8 @@
 // slow readers), so that many seeds explore many different worlds. Every
 // choice comes from the seed's "swarm" generator; the same seed is the same
 // scenario.
+#include <algorithm>
+
 #include "assay/sim/random.hpp"
 #include "assay/sim/scenario.hpp"
 
@@ -26,6 +28,8 @@ Scenario swarm(std::uint64_t seed) {
   Rng r(derive(seed, "swarm"));
   Scenario s;
   s.name = "swarm";
+  s.description = "The world swarm mode draws from seed " + std::to_string(seed) +
+                  " (assay sim --seed " + std::to_string(seed) + ")";
   s.duration = static_cast<Nanos>(r.between(15, 45)) * ns_per_s;
   s.heal = 20 * ns_per_s;
 
@@ -158,6 +162,8 @@ Scenario swarm(std::uint64_t seed) {
         st.target = s.devices[r.below(s.devices.size())].name;
         st.fraction = 0.3;
     }
+    // Within the fault phase, as a scenario file must be (write_scenario()).
+    st.duration = std::min(st.duration, s.duration - st.at);
     st.name = "fault " + std::to_string(i);
     s.stages.push_back(st);
   }

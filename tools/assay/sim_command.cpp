@@ -34,6 +34,7 @@ struct SimArgs {
   std::string report;  // JSON file
   std::string html;
   bool check_determinism = false;
+  bool print_scenario = false;
   bool durable = false;
   bool volatile_ = false;
   bool no_wire = false;
@@ -320,7 +321,16 @@ int run_sim(const SimArgs& a) {
     return 2;
   }
   try {
-    (void)scenario_for(a, from);  // a scenario that does not load is a usage error, said once
+    const sim::Scenario s = scenario_for(a, from);  // one that does not load: a usage error, once
+    if (a.print_scenario) {
+      // A swarm seed's world (or the file, every default written) as a file to edit and run.
+      if (from != to) {
+        std::cerr << "assay sim: --print-scenario prints one seed's scenario: give --seed\n";
+        return 2;
+      }
+      std::cout << sim::write_scenario(s);
+      return 0;
+    }
   } catch (const sim::ScenarioError& e) {
     std::cerr << "assay sim: " << e.what() << '\n';
     return 2;
@@ -449,6 +459,9 @@ void add_sim_command(CLI::App& app) {
                 "A broker crash may lose sessions (the default unless every broker is durable)");
   cmd->add_flag("--no-wire", a->no_wire, "Skip decoding the wire (faster; no S5/S6/S7/S17 checks)");
   cmd->add_flag("--quiet", a->quiet, "No progress line");
+  cmd->add_flag("--print-scenario", a->print_scenario,
+                "Print the scenario as JSON and exit (swarm mode: the world the seed draws, as a "
+                "file assay sim runs)");
   cmd->callback([cmd, a] {
     if (cmd->got_subcommand("merge")) return;
     const int status = run_sim(*a);

@@ -34,10 +34,29 @@ void Model::on(Nanos t, std::uint64_t, const trace::Event& e) {
     Message& m = slot(d->msg);
     m.done =
         d->outcome == client::Outcome::acknowledged ? Message::Done::ok : Message::Done::failed;
+  } else if (const auto* cn = std::get_if<trace::Connecting>(&e)) {
+    subscribers_[cn->client].connecting = true;
+    // Its Will is known from the CONNECT on: the broker may publish it for
+    // a connection whose CONNACK the client never read.
+    if (cn->will != 0) {
+      Message& m = slot(cn->will);
+      m.known = true;
+      m.will = true;
+      m.publisher = cn->client;
+      m.invoked = t;
+    }
   } else if (const auto* c = std::get_if<trace::Connected>(&e)) {
     Subscriber& s = subscribers_[c->client];
     if (!c->resumed && s.connected_once) mark_resent(c->client);
     resumed_amnesiac_[c->client] = c->resumed && amnesiac_[c->client];
+    if (resumed_amnesiac_[c->client]) {
+      // What it queued since its crash goes out on that session too.
+      for (Message& m : messages_) {
+        if (m.known && !m.will && m.publisher == c->client && m.done == Message::Done::pending &&
+            m.qos == mqtt::QoS::exactly_once)
+          m.amnesiac = true;
+      }
+    }
     if (!c->resumed) amnesiac_[c->client] = false;
     if (!c->resumed) {
       // A new session: what the old one was owed is no longer owed, and
@@ -127,6 +146,14 @@ std::vector<const Subscription*> Model::matching(ClientIndex s, const std::strin
 bool Model::ever_matched(ClientIndex s, const std::string& topic) const {
   for (const Subscription& x : subscribers_[s].subscriptions) {
     if (mqtt::topic_matches(x.matches, topic)) return true;
+  }
+  // A SUBSCRIBE the broker took but whose SUBACK was lost with its
+  // connection: the session has the subscription all the same. A
+  // subscriber asks for its class's filters on every connection.
+  if (!subscribers_[s].connected_once && !subscribers_[s].connecting) return false;
+  for (const std::string& f : world_.filters(s)) {
+    const auto shared = mqtt::parse_shared_filter(f);
+    if (mqtt::topic_matches(shared ? std::string(shared->filter) : f, topic)) return true;
   }
   return false;
 }

@@ -58,6 +58,7 @@ struct Subscriber {
   std::vector<Subscription> subscriptions;
   Nanos session_since = 0;  // when its current session began
   bool connected_once = false;
+  bool connecting = false;  // it has sent a CONNECT (and may have subscribed on it)
 };
 
 class Model : public Observer {
@@ -88,7 +89,8 @@ class Model : public Observer {
   std::vector<const Subscription*> matching(ClientIndex s, const std::string& topic) const;
   // Whether the broker said it dropped its copy of `m` for `s`, and why.
   std::optional<trace::Dropped::Why> dropped(ClientIndex s, MessageId m) const;
-  // Also those that ended: any `topic` could have come through.
+  // Also those that ended, and those asked for whose SUBACK was lost: any
+  // `topic` could have come through.
   bool ever_matched(ClientIndex s, const std::string& topic) const;
 
  private:

@@ -4,7 +4,10 @@
 // ended (a Clean Start since, its Session Expiry Interval passed since the
 // connection ended, or a broker crash in volatile mode). Near the expiry
 // boundary (the broker sees a connection end up to a keep alive later than
-// the client) nothing is checked.
+// the client) nothing is checked, nor after a CONNECT whose CONNACK the
+// client never read (the broker may have acted on it), nor a CONNACK read
+// after a volatile crash that the broker sent before it
+// (connack_before_crash).
 #include "checkers.hpp"
 
 namespace assay::sim::checkers {
@@ -19,8 +22,23 @@ class SessionChecker final : public Checker {
     if (const auto* c = std::get_if<trace::Connected>(&e)) {
       State& s = state_[c->client];
       const std::string who = world_.client_name(c->client);
-      const bool uncertain =
-          s.ended >= 0 && s.expiry >= 0 && std::abs(t - (s.ended + s.expiry)) < s.tolerance;
+      if (model_.mode() == Durability::volatile_ && c->link != 0 && c->link <= crashed_links_) {
+        // A CONNACK the broker sent before a crash, read after it: it
+        // spoke of a session the crash then ended.
+        count("connack_before_crash");
+        s.known = true;
+        s.exists = false;
+        s.ended = t;
+        s.expiry = -1;
+        return;
+      }
+      // A CONNECT whose CONNACK the client never read may have made or
+      // resumed (or, with Clean Start, ended) a session at the broker.
+      const bool unread = s.unread_connect;
+      s.unread_connect = false;
+      s.connecting = false;
+      const bool uncertain = unread || (s.ended >= 0 && s.expiry >= 0 &&
+                                        std::abs(t - (s.ended + s.expiry)) < s.tolerance);
       const bool owed =
           !c->clean_start && s.exists && (s.ended < 0 || s.expiry < 0 || t < s.ended + s.expiry);
       if (!uncertain && s.known) {
@@ -38,16 +56,23 @@ class SessionChecker final : public Checker {
       s.ended = -1;
       s.expiry = expiry_of(c->client);
       s.tolerance = std::max<Nanos>(2 * ns_per_s, 3 * keep_alive_of(c->client) / 2);
+    } else if (const auto* cn = std::get_if<trace::Connecting>(&e)) {
+      state_[cn->client].connecting = true;
     } else if (const auto* l = std::get_if<trace::Lost>(&e)) {
       State& s = state_[l->client];
+      if (s.connecting) s.unread_connect = true;
+      s.connecting = false;
       if (s.ended < 0) s.ended = t;
     } else if (const auto* cc = std::get_if<trace::ClientCrash>(&e)) {
       State& s = state_[cc->client];
+      if (s.connecting) s.unread_connect = true;
+      s.connecting = false;
       if (s.ended < 0) s.ended = t;
-    } else if (std::holds_alternative<trace::BrokerCrash>(e) &&
-               model_.mode() == Durability::volatile_) {
+    } else if (const auto* bc = std::get_if<trace::BrokerCrash>(&e);
+               bc != nullptr && model_.mode() == Durability::volatile_) {
       for (State& s : state_)
         s.exists = false;
+      crashed_links_ = bc->links_before;
     }
   }
 
@@ -58,6 +83,8 @@ class SessionChecker final : public Checker {
     Nanos ended = -1;     // when its last connection ended (-1: connected)
     Nanos expiry = -1;    // its lifetime after that (-1: never expires)
     Nanos tolerance = 0;
+    bool connecting = false;      // a CONNECT went out, no CONNACK read yet
+    bool unread_connect = false;  // and its connection ended so
   };
   Nanos expiry_of(ClientIndex c) const {
     const client::Engine* e = world_.engine(c);
@@ -74,6 +101,7 @@ class SessionChecker final : public Checker {
   }
   const Model& model_;
   std::vector<State> state_;
+  LinkId crashed_links_ = 0;  // links opened before the last volatile crash
 };
 
 std::unique_ptr<Checker> make_session_checker(const World& w, const Model& m) {

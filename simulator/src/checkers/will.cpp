@@ -3,6 +3,7 @@
 //       its Will published [MQTT-3.1.2-10], [MQTT-3.14.4-3], unless the
 //       broker closed it before reading that DISCONNECT (trace::Unheard);
 //   S13 a Will reaches a subscriber at most once per matching subscription
+//       (a QoS 1 copy resent with DUP 1 is the same one: will_redelivered)
 //       [MQTT-3.1.2-10];
 //   L4  a connection that ended any other way (reset, keep alive, a crashed
 //       client, a takeover) has its Will published to every subscriber
@@ -61,6 +62,13 @@ class WillChecker final : public Checker {
       // Judged at the end: the broker may turn out not to have read that
       // DISCONNECT (trace::Unheard comes when the held bytes arrive).
       if (w.state == State::normal) spurious_.push_back(Spurious{d->msg, t, seq});
+      // A QoS 1 copy sent again (DUP 1) after its PUBACK was lost is the
+      // same publication, as QoS 1 allows: not a second Will.
+      if (d->qos == mqtt::QoS::at_least_once && d->dup) {
+        count("will_redelivered");
+        delivered_.try_emplace((static_cast<std::uint64_t>(d->client) << 40) | d->msg, 0);
+        return;
+      }
       const std::size_t bound =
           std::max<std::size_t>(1, model_.matching(d->client, d->topic).size());
       if (++delivered_[(static_cast<std::uint64_t>(d->client) << 40) | d->msg] > bound) {

@@ -204,8 +204,11 @@ class Sub:
     `lines()` is what it printed except -d's own lines."""
 
     def __init__(self, cmd, stdin=None):
-        # mosquitto_sub's -d lines are not flushed into a pipe: line-buffer them.
-        self.p = subprocess.Popen(["stdbuf", "-oL"] + cmd + ["-d"], stdout=subprocess.PIPE,
+        # mosquitto_sub's -d lines are not flushed into a pipe: line-buffer
+        # them. assay sub flushes its own, and an ASan build of it refuses
+        # stdbuf's LD_PRELOAD (its runtime must come first).
+        wrap = [] if cmd[0] == ASSAY else ["stdbuf", "-oL"]
+        self.p = subprocess.Popen(wrap + cmd + ["-d"], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE)
         self.raw = b""
         self.ready = False
@@ -558,8 +561,10 @@ def tls(ca):
     for tool in tools("pub"):
         code, _, err = run(tool + ["-h", HOST, "-t", "tls/t", "-m", "x"] + base)
         got.append(code)
+    # mosquitto_pub 2.0.11 exits 1 here, or 8 when its event loop rather
+    # than its connect sees the failed handshake (seen under load in CI).
     check("tls: a name the certificate does not have fails (1) as with mosquitto_pub",
-          got == [1, 1], f"assay {got[0]}, mosquitto {got[1]}")
+          got[0] == 1 and got[1] in (1, 8), f"assay {got[0]}, mosquitto {got[1]}")
     code, _, err = run([ASSAY, "pub", "-h", HOST, "-t", "tls/t", "-m", "x", "--insecure"] + base)
     check("tls: --insecure connects, and says so", code == 0 and b"--insecure" in err, err.decode())
     code, _, err = run([ASSAY, "pub", "-h", "localhost", "-p", str(TLS_PORT), "-t", "tls/t", "-m", "x",

@@ -216,6 +216,12 @@ struct ScenarioError : std::runtime_error {
 Scenario parse_scenario(std::string_view json, const std::string& file);
 Scenario load_scenario(const std::string& path);
 
+// The scenario as a file: JSON that parse_scenario() reads back into the
+// same scenario, with every key written, defaults included (3.1.1 classes
+// without the keys that exist only in 5.0; CSV values by their file's
+// absolute path). `assay sim --print-scenario` prints it.
+std::string write_scenario(const Scenario& s);
+
 // A stage kind's name in scenario files ("broker_crash").
 std::string_view to_string(Stage::Kind kind);
 

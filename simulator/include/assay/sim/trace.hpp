@@ -65,6 +65,14 @@ struct Subscribed {
 };
 // CONNACK Success. resumed: Session Present. will: the Will's message id
 // for this connection (0: none).
+// A connection attempt: the client opened a link and will send CONNECT on
+// it, with this Will (0: none). The broker may accept it and publish the
+// Will even if the CONNACK never reaches the client.
+struct Connecting {
+  ClientIndex client;
+  LinkId link;
+  MessageId will;
+};
 struct Connected {
   ClientIndex client;
   LinkId link;
@@ -94,6 +102,10 @@ struct Violation {
 };
 struct BrokerCrash {
   BrokerIndex broker;
+  // Links are numbered in the order they were opened: these many were
+  // opened before the crash (what arrives on them later, a CONNACK still on
+  // its way say, the broker sent before it went down).
+  LinkId links_before;
 };
 struct BrokerRestart {
   BrokerIndex broker;
@@ -130,9 +142,9 @@ struct Fault {
 // The fault phase is over: everything healed, the liveness phase begins.
 struct Heal {};
 
-using Event =
-    std::variant<Publish, PublishDone, Deliver, Subscribed, Connected, Lost, Violation, BrokerCrash,
-                 BrokerRestart, ClientCrash, ClientRestart, Fault, Heal, Packet, Dropped, Unheard>;
+using Event = std::variant<Publish, PublishDone, Deliver, Subscribed, Connecting, Connected, Lost,
+                           Violation, BrokerCrash, BrokerRestart, ClientCrash, ClientRestart, Fault,
+                           Heal, Packet, Dropped, Unheard>;
 
 }  // namespace trace
 

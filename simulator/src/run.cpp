@@ -3,8 +3,8 @@
 // windows, and gathers the report page's figures.
 #include "assay/sim/run.hpp"
 
+#include <charconv>
 #include <cstdio>
-#include <deque>
 #include <exception>
 
 namespace assay::sim {
@@ -27,10 +27,18 @@ std::string_view to_string(Verdict v) {
 
 namespace {
 
+// The time in seconds as "%10.6f" prints it, in integers: every event of a
+// run is formatted, so this is on the hot path.
 std::string seconds(Nanos t) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%10.6f", static_cast<double>(t) / 1e9);
-  return buf;
+  const auto us = static_cast<std::uint64_t>(t < 0 ? 0 : (t + 500) / 1000);  // rounded as %f
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, us / 1'000'000).ptr;
+  std::string out(digits, end);
+  out += '.';
+  const std::string frac = std::to_string(us % 1'000'000);
+  out.append(6 - frac.size(), '0').append(frac);
+  if (out.size() < 10) out.insert(0, 10 - out.size(), ' ');
+  return out;
 }
 
 std::string qos(mqtt::QoS q) {
@@ -61,19 +69,32 @@ class Recorder final : public Observer {
   Recorder(const World& w, Report& r, const RunOptions& o) : world_(w), report_(r), options_(o) {}
 
   void on(Nanos t, std::uint64_t seq, const trace::Event& e) override {
-    const std::string line = seconds(t) + "  " + describe(t, e);
-    for (const char c : line) {
-      hash_ ^= static_cast<unsigned char>(c);
-      hash_ *= 0x100000001b3ULL;
+    account(t, e);
+    hash(t, seq, e);
+    if (options_.trace != nullptr) *options_.trace << line(t, e) << '\n';
+    // The window: a ring of the last events, formatted only when a finding
+    // asks for them (most runs never do).
+    if (options_.window > 0) {
+      if (window_.size() < options_.window) {
+        window_.emplace_back(t, e);
+      } else {
+        window_[next_] = {t, e};
+      }
+      next_ = (next_ + 1) % options_.window;
     }
-    hash_ ^= seq;
-    if (options_.trace != nullptr) *options_.trace << line << '\n';
-    window_.push_back(line);
-    if (window_.size() > options_.window) window_.pop_front();
     last_seq_ = seq;
   }
   std::uint64_t hash() const { return hash_; }
-  std::vector<std::string> window() const { return {window_.begin(), window_.end()}; }
+  std::vector<std::string> window() const {
+    std::vector<std::string> out;
+    const std::size_t n = window_.size();
+    const std::size_t first = n < options_.window ? 0 : next_;
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& [t, e] = window_[(first + i) % n];
+      out.push_back(line(t, e));
+    }
+    return out;
+  }
 
   void close_spans(Nanos end) {
     for (auto& [c, i] : open_) {
@@ -83,13 +104,11 @@ class Recorder final : public Observer {
   }
 
  private:
-  std::string describe(Nanos t, const trace::Event& e) {
+  std::string describe(const trace::Event& e) const {
     return std::visit(
         [&](const auto& x) -> std::string {
           using T = std::decay_t<decltype(x)>;
           if constexpr (std::is_same_v<T, trace::Publish>) {
-            if (invoked_.size() < x.msg) invoked_.resize(x.msg, -1);
-            invoked_[x.msg - 1] = t;
             return name(x.client) + " publish " + message_tag(x.msg) + " " + x.topic + " " +
                    qos(x.qos) + (x.retain ? " retain" : "");
           } else if constexpr (std::is_same_v<T, trace::PublishDone>) {
@@ -97,16 +116,6 @@ class Recorder final : public Observer {
                    (x.outcome == client::Outcome::acknowledged ? "ok" : "failed") + " rc " +
                    std::to_string(static_cast<unsigned>(x.reason_code));
           } else if constexpr (std::is_same_v<T, trace::Deliver>) {
-            const auto second = static_cast<std::size_t>(t / ns_per_s);
-            if (report_.deliveries_per_s.size() <= second)
-              report_.deliveries_per_s.resize(second + 1);
-            ++report_.deliveries_per_s[second];
-            if (x.msg > 0 && x.msg <= invoked_.size() && invoked_[x.msg - 1] >= 0 && !x.retain) {
-              auto& l = report_.latency_us[static_cast<int>(x.qos)];
-              if (l.size() < 200000) {
-                l.push_back(static_cast<std::uint32_t>((t - invoked_[x.msg - 1]) / 1000));
-              }
-            }
             return name(x.client) + " deliver " + message_tag(x.msg) + " " + x.topic + " " +
                    qos(x.qos) + (x.retain ? " retain" : "") + (x.dup ? " dup" : "");
           } else if constexpr (std::is_same_v<T, trace::Subscribed>) {
@@ -116,12 +125,9 @@ class Recorder final : public Observer {
             return name(x.client) + " opens link " + std::to_string(x.link) +
                    (x.will != 0 ? " (Will " + message_tag(x.will) + ")" : "");
           } else if constexpr (std::is_same_v<T, trace::Connected>) {
-            open_[x.client] = report_.connections.size();
-            report_.connections.push_back(Report::Span{world_.client_name(x.client), t, -1});
             return name(x.client) + " connected link " + std::to_string(x.link) +
                    (x.resumed ? " resumed" : " new session") + (x.clean_start ? " clean" : "");
           } else if constexpr (std::is_same_v<T, trace::Lost>) {
-            close(x.client, t);
             return name(x.client) + " lost link " + std::to_string(x.link) + " " +
                    std::string(client::to_string(x.cause)) +
                    (x.reason_code ? " rc " + std::to_string(static_cast<unsigned>(*x.reason_code))
@@ -129,15 +135,11 @@ class Recorder final : public Observer {
           } else if constexpr (std::is_same_v<T, trace::Violation>) {
             return name(x.client) + " VIOLATION " + x.detail;
           } else if constexpr (std::is_same_v<T, trace::BrokerCrash>) {
-            mark(t, "broker " + world_.broker_spec(x.broker).name + " crashes");
             return "broker " + world_.broker_spec(x.broker).name + " crashes";
           } else if constexpr (std::is_same_v<T, trace::BrokerRestart>) {
-            mark(t, "broker " + world_.broker_spec(x.broker).name + " restarts");
             return "broker " + world_.broker_spec(x.broker).name + " restarts" +
                    (x.durable ? " from its store" : " empty");
           } else if constexpr (std::is_same_v<T, trace::ClientCrash>) {
-            close(x.client, t);
-            mark(t, world_.client_name(x.client) + " crashes");
             return name(x.client) + " crashes" +
                    (x.durable_store ? " (its store survives)" : " (no store)");
           } else if constexpr (std::is_same_v<T, trace::ClientRestart>) {
@@ -154,14 +156,100 @@ class Recorder final : public Observer {
             return name(x.client) + " link " + std::to_string(x.link) +
                    ": the broker closed it before reading all it was sent";
           } else if constexpr (std::is_same_v<T, trace::Fault>) {
-            mark(t, x.what);
             return "fault: " + x.what;
           } else {
-            mark(t, "heal");
             return "heal: every fault ends; the liveness phase begins";
           }
         },
         e);
+  }
+  std::string line(Nanos t, const trace::Event& e) const { return seconds(t) + "  " + describe(e); }
+
+  // What the report keeps of each event: latencies, deliveries per second,
+  // connection spans, faults for the timeline.
+  void account(Nanos t, const trace::Event& e) {
+    if (const auto* p = std::get_if<trace::Publish>(&e)) {
+      if (invoked_.size() < p->msg) invoked_.resize(p->msg, -1);
+      invoked_[p->msg - 1] = t;
+    } else if (const auto* x = std::get_if<trace::Deliver>(&e)) {
+      const auto second = static_cast<std::size_t>(t / ns_per_s);
+      if (report_.deliveries_per_s.size() <= second) report_.deliveries_per_s.resize(second + 1);
+      ++report_.deliveries_per_s[second];
+      if (x->msg > 0 && x->msg <= invoked_.size() && invoked_[x->msg - 1] >= 0 && !x->retain) {
+        auto& l = report_.latency_us[static_cast<int>(x->qos)];
+        if (l.size() < 200000)
+          l.push_back(static_cast<std::uint32_t>((t - invoked_[x->msg - 1]) / 1000));
+      }
+    } else if (const auto* c = std::get_if<trace::Connected>(&e)) {
+      open_[c->client] = report_.connections.size();
+      report_.connections.push_back(Report::Span{world_.client_name(c->client), t, -1});
+    } else if (const auto* l = std::get_if<trace::Lost>(&e)) {
+      close(l->client, t);
+    } else if (const auto* bc = std::get_if<trace::BrokerCrash>(&e)) {
+      mark(t, "broker " + world_.broker_spec(bc->broker).name + " crashes");
+    } else if (const auto* br = std::get_if<trace::BrokerRestart>(&e)) {
+      mark(t, "broker " + world_.broker_spec(br->broker).name + " restarts");
+    } else if (const auto* cc = std::get_if<trace::ClientCrash>(&e)) {
+      close(cc->client, t);
+      mark(t, world_.client_name(cc->client) + " crashes");
+    } else if (const auto* f = std::get_if<trace::Fault>(&e)) {
+      mark(t, f->what);
+    } else if (std::holds_alternative<trace::Heal>(e)) {
+      mark(t, "heal");
+    }
+  }
+
+  // The run's fingerprint (FNV-1a): the events that come by the hundred
+  // thousand by their fields, the others by their text, which says all
+  // of them.
+  void hash(Nanos t, std::uint64_t seq, const trace::Event& e) {
+    const auto add = [this](std::uint64_t v) {
+      for (int i = 0; i < 8; ++i, v >>= 8) {
+        hash_ ^= v & 0xFF;
+        hash_ *= 0x100000001b3ULL;
+      }
+    };
+    const auto add_text = [this](std::string_view text) {
+      for (const char c : text) {
+        hash_ ^= static_cast<unsigned char>(c);
+        hash_ *= 0x100000001b3ULL;
+      }
+    };
+    add(static_cast<std::uint64_t>(t));
+    add(seq);
+    add(e.index());
+    if (const auto* p = std::get_if<trace::Packet>(&e)) {
+      add(p->client);
+      add(p->link);
+      add(p->to_broker ? 1 : 0);
+      add(static_cast<std::uint64_t>(mqtt::type_of(p->packet)));
+      std::visit(
+          [&](const auto& x) {
+            if constexpr (requires { x.packet_id; }) add(x.packet_id);
+            if constexpr (std::is_same_v<std::decay_t<decltype(x)>, mqtt::Publish>) {
+              add(static_cast<std::uint64_t>(x.qos) | (x.dup ? 4u : 0u) | (x.retain ? 8u : 0u));
+              add_text(x.topic);
+              add(x.payload.size());
+            }
+          },
+          p->packet);
+    } else if (const auto* d = std::get_if<trace::Deliver>(&e)) {
+      add(d->client);
+      add(d->msg);
+      add(static_cast<std::uint64_t>(d->qos) | (d->dup ? 4u : 0u) | (d->retain ? 8u : 0u));
+      add_text(d->topic);
+    } else if (const auto* pu = std::get_if<trace::Publish>(&e)) {
+      add(pu->client);
+      add(pu->msg);
+      add(static_cast<std::uint64_t>(pu->qos) | (pu->retain ? 8u : 0u));
+    } else if (const auto* pd = std::get_if<trace::PublishDone>(&e)) {
+      add(pd->client);
+      add(pd->msg);
+      add(static_cast<std::uint64_t>(pd->outcome));
+      add(static_cast<std::uint64_t>(pd->reason_code));
+    } else {
+      add_text(describe(e));
+    }
   }
   std::string name(ClientIndex c) const { return world_.client_name(c); }
   void close(ClientIndex c, Nanos t) {
@@ -179,7 +267,8 @@ class Recorder final : public Observer {
   const RunOptions& options_;
   std::uint64_t hash_ = 0xcbf29ce484222325ULL;
   std::uint64_t last_seq_ = 0;
-  std::deque<std::string> window_;
+  std::vector<std::pair<Nanos, trace::Event>> window_;
+  std::size_t next_ = 0;  // where the next event goes once the ring is full
   std::vector<Nanos> invoked_;
   std::map<ClientIndex, std::size_t> open_;
 };
@@ -191,9 +280,10 @@ class Windows final : public Observer {
           Report& report)
       : checkers_(checkers), recorder_(recorder), report_(report) {}
   void on(Nanos, std::uint64_t, const trace::Event&) override {
-    for (const auto& c : checkers_) {
-      const auto& f = c->findings();
-      std::size_t& seen = seen_[c.get()];
+    seen_.resize(checkers_.size());
+    for (std::size_t i = 0; i < checkers_.size(); ++i) {
+      const auto& f = checkers_[i]->findings();
+      std::size_t& seen = seen_[i];
       while (seen < f.size()) {
         if (report_.findings.size() < 10) {
           report_.findings.push_back(Report::Found{f[seen], recorder_.window()});
@@ -207,7 +297,7 @@ class Windows final : public Observer {
   const std::vector<std::unique_ptr<Checker>>& checkers_;
   const Recorder& recorder_;
   Report& report_;
-  std::map<const Checker*, std::size_t> seen_;
+  std::vector<std::size_t> seen_;  // findings taken, by checker
 };
 
 }  // namespace

@@ -114,13 +114,15 @@ class DeliveryChecker final : public Checker {
 
   void finish() override {
     const auto& msgs = model_.messages();
+    std::vector<ClientIndex> subscribers;
+    for (ClientIndex s = 0; s < model_.clients(); ++s) {
+      if (world_.is_subscriber(s)) subscribers.push_back(s);
+    }
     for (MessageId id = 1; id <= msgs.size(); ++id) {
       const Message& m = msgs[id - 1];
       if (!m.known || m.will || m.empty) continue;
-      for (ClientIndex s = 0; s < model_.clients(); ++s) {
-        if (!world_.is_subscriber(s)) continue;
+      for (const ClientIndex s : subscribers)
         check_owed(id, m, s);
-      }
     }
     for (const auto& [g, owed] : owed_groups_) {
       const auto it = delivered_groups_.find(g);

@@ -12,8 +12,8 @@
 // (Session Present 0), a crashed client (no store; what it sent before and
 // arrives after is the old incarnation's), and, in volatile mode, a
 // crashed broker.
-#include <deque>
 #include <unordered_map>
+#include <vector>
 
 #include "checkers.hpp"
 
@@ -57,13 +57,37 @@ class WireChecker final : public Checker {
     LinkId link = 0;        // the connection it last went out on
     bool released = false;  // PUBREL seen: the PUBLISH must not come again
   };
+  // Packet Identifiers in the order their acknowledgements are owed: a
+  // vector read from `head` (a std::deque allocates even when empty, and
+  // every client has four of these).
+  struct Owed {
+    std::vector<std::uint16_t> ids;
+    std::size_t head = 0;
+    bool empty() const { return head == ids.size(); }
+    std::uint16_t front() const { return ids[head]; }
+    auto begin() { return ids.begin() + static_cast<std::ptrdiff_t>(head); }
+    auto end() { return ids.end(); }
+    void push_back(std::uint16_t id) { ids.push_back(id); }
+    void erase(std::vector<std::uint16_t>::iterator pos) { ids.erase(pos); }
+    void pop_front() {
+      if (++head == ids.size()) return clear();
+      if (head >= 32 && 2 * head >= ids.size()) {  // what was read goes, now and then
+        ids.erase(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(head));
+        head = 0;
+      }
+    }
+    void clear() {
+      ids.clear();
+      head = 0;
+    }
+  };
   // One direction of a session: what its sender has in flight, and on each
   // connection, the order acknowledgements are owed in.
   struct Flows {
     std::unordered_map<std::uint16_t, Flight> inflight;
     LinkId link = 0;  // of the queues below
-    std::deque<std::uint16_t> owed_puback;
-    std::deque<std::uint16_t> owed_pubrec;
+    Owed owed_puback;
+    Owed owed_pubrec;
   };
   struct Session {
     LinkId old_links_upto = 0;  // links of incarnations before its last crash
@@ -141,8 +165,7 @@ class WireChecker final : public Checker {
     // Acknowledgements: to the broker they answer the broker's PUBLISHes.
     Flows& f = p.to_broker ? s.to_client : s.to_broker;
     const std::string dir = p.to_broker ? who + " to the broker" : "the broker to " + who;
-    auto in_order = [&](std::deque<std::uint16_t>& owed, std::uint16_t id, const char* what,
-                        const char* statement) {
+    auto in_order = [&](Owed& owed, std::uint16_t id, const char* what, const char* statement) {
       if (f.link != p.link || owed.empty()) return;  // owed on another connection
       if (owed.front() != id) {
         const auto pos = std::find(owed.begin(), owed.end(), id);

@@ -64,14 +64,7 @@ void Model::on(Nanos t, std::uint64_t, const trace::Event& e) {
       s.session_since = t;
       end_subscriptions(s, t);
     }
-    s.connected_once = true;
-    if (c->will != 0) {
-      Message& m = slot(c->will);
-      m.known = true;
-      m.will = true;
-      m.publisher = c->client;
-      m.invoked = t;
-    }
+    s.connected_once = true;  // its Will (c->will) is known since its Connecting
   } else if (const auto* sub = std::get_if<trace::Subscribed>(&e)) {
     Subscriber& s = subscribers_[sub->client];
     for (Subscription& x : s.subscriptions) {

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "assay/conformance/engine_network.hpp"
+#include "assay/conformance/simulated_network.hpp"
 #include "assay/conformance/suite.hpp"
 
 namespace assay::conformance {
@@ -99,6 +100,21 @@ TEST(Suite, OurShardedBrokerPassesEveryApplicableCase) {
   EXPECT_EQ(r.count(Verdict::passed) + r.count(Verdict::not_applicable), all_cases().size());
   EXPECT_EQ(r.count(Verdict::not_applicable), 3u);  // for brokers that offer less
   EXPECT_GT(net.handoffs(), 100u);                  // most clients' shard is not the first
+}
+
+// The same suite over simulated links that cut every write into random
+// chunks and delay each (in order): what a case sees must not depend on how
+// TCP splits or paces a stream. Three seeds, on one engine and on three.
+TEST(Suite, OurBrokerPassesOverSimulatedLinks) {
+  for (const std::uint64_t seed : {1u, 2u, 3u}) {
+    SimulatedNetwork net(seed, {}, broker::EngineConfig{}, seed % 2 == 1 ? 1 : 3);
+    const Report r = run_suite(net, quick());
+    EXPECT_EQ(r.count(Verdict::failed), 0u) << "seed " << seed << "\n" << failures(r);
+    EXPECT_EQ(r.count(Verdict::not_applicable), 3u);  // for brokers that offer less
+    EXPECT_EQ(r.results.size(), all_cases().size());
+    // Packets were split: far more chunks than the cases sent packets.
+    EXPECT_GT(net.chunks(), 20 * r.results.size());
+  }
 }
 
 // A broker that answers no 5.0 CONNECT has not said it does not offer 5.0:

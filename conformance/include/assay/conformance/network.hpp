@@ -1,8 +1,10 @@
 // The transport interface the conformance cases are written against: a
 // Network opens Links (one per MQTT network connection) to the broker under
-// test and owns the clock. Two implementations: TcpNetwork (asio/, any
-// broker over TCP) and EngineNetwork (our broker engine in process, with a
-// fake clock, so the whole suite runs in unit tests in seconds).
+// test and owns the clock. Three implementations: TcpNetwork (asio/, any
+// broker over TCP), EngineNetwork (our broker engine in process, with a
+// fake clock, so the whole suite runs in unit tests in seconds) and
+// SimulatedNetwork (the same engine behind links that split and delay
+// every write, from a seed).
 #pragma once
 
 #include <memory>

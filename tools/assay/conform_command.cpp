@@ -1,5 +1,6 @@
 #include "conform_command.hpp"
 
+#include <charconv>
 #include <chrono>
 #include <fstream>
 #include <iomanip>
@@ -8,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "assay/conformance/simulated_network.hpp"
 #include "host_port.hpp"
 #include "tcp_network.hpp"
 
@@ -21,6 +23,7 @@ namespace {
 
 struct ConformArgs {
   std::string target;
+  std::string simulated;  // a seed: our engine over simulated links, no target
   bool tls = false;
   std::string cafile;
   bool insecure = false;
@@ -103,6 +106,38 @@ std::vector<std::string> split_all(const std::vector<std::string>& in) {
     }
   }
   return out;
+}
+
+// The report of a run, in the format asked for; exits 1 when a case failed,
+// 2 when the broker accepted no CONNECT at all.
+void finish(const ConformArgs& args, const Report& report) {
+  const ConformArgs* a = &args;
+  if (!report.capabilities.v3_1_1 && !report.capabilities.v5) {
+    std::cerr << "assay conform: the broker accepted no CONNECT: "
+              << report.capabilities.refused_why << '\n';
+    throw CLI::RuntimeError(2);
+  }
+  std::ofstream file;
+  std::ostream* out = &std::cout;
+  if (!a->out.empty()) {
+    file.open(a->out);
+    if (!file) {
+      std::cerr << "assay conform: cannot write " << a->out << '\n';
+      throw CLI::RuntimeError(2);
+    }
+    out = &file;
+  }
+  if (a->report == "json") {
+    write_json_report(report, *out);
+  } else if (a->report == "junit") {
+    write_junit_report(report, *out);
+  } else if (a->out.empty()) {
+    write_text_report(report, std::cout, false);  // progress listed the verdicts
+  } else {
+    write_text_report(report, *out);
+  }
+  if (!a->out.empty()) std::cout << summary(report) << '\n';
+  if (!report.ok()) throw CLI::RuntimeError(1);
 }
 
 }  // namespace
@@ -237,6 +272,9 @@ void add_conform_command(CLI::App& app) {
       ->check(CLI::IsMember({"text", "json", "junit"}));
   cmd->add_option("-o,--out", a->out, "Write the report to this file (progress stays on stdout)");
   cmd->add_flag("--list", a->list, "List the selected cases and their statements; run nothing");
+  cmd->add_option("--simulated", a->simulated,
+                  "Instead of a broker address: run against Assay's own broker engine in this "
+                  "process, over simulated links that split and delay every write, from SEED");
   cmd->callback([a] {
     conformance::Options o;
     o.timeout = std::chrono::milliseconds(static_cast<long>(a->timeout * 1000));
@@ -270,9 +308,35 @@ void add_conform_command(CLI::App& app) {
       }
       return;
     }
-    if (a->target.empty()) {
-      std::cerr << "assay conform: a broker address is needed (HOST[:PORT])\n";
+    if (a->target.empty() && a->simulated.empty()) {
+      std::cerr << "assay conform: a broker address is needed (HOST[:PORT]), or --simulated SEED\n";
       throw CLI::RuntimeError(2);
+    }
+    if (!a->target.empty() && !a->simulated.empty()) {
+      std::cerr << "assay conform: --simulated runs against our own engine: give it or a broker "
+                   "address, not both\n";
+      throw CLI::RuntimeError(2);
+    }
+    const bool to_stdout = a->out.empty();
+    const auto progress = [&](const CaseResult& r) {
+      if (to_stdout && a->report != "text") return;
+      std::cout << std::left << std::setw(5) << conformance::to_string(r.verdict) << ' '
+                << r.test->id() << std::right;
+      if (r.verdict == Verdict::failed) std::cout << "  -- " << r.message;
+      std::cout << std::endl;
+    };
+    Report report;
+    if (!a->simulated.empty()) {
+      std::uint64_t seed = 0;
+      const auto [end, ec] =
+          std::from_chars(a->simulated.data(), a->simulated.data() + a->simulated.size(), seed);
+      if (ec != std::errc{} || end != a->simulated.data() + a->simulated.size()) {
+        std::cerr << "assay conform: --simulated " << a->simulated << ": not a seed (a number)\n";
+        throw CLI::RuntimeError(2);
+      }
+      conformance::SimulatedNetwork net(seed);
+      report = conformance::run_suite(net, o, progress);
+      return finish(*a, report);
     }
     conformance::TcpOptions t;
     t.tls = a->tls || !a->cafile.empty();
@@ -286,49 +350,16 @@ void add_conform_command(CLI::App& app) {
     t.host = target->host;
     t.port = target->port;
 
-    Report report;
     try {
       conformance::TcpNetwork net(t);
       // Fail fast when nothing listens there.
       net.connect()->close();
-      const bool to_stdout = a->out.empty();
-      report = conformance::run_suite(net, o, [&](const CaseResult& r) {
-        if (to_stdout && a->report != "text") return;
-        std::cout << std::left << std::setw(5) << conformance::to_string(r.verdict) << ' '
-                  << r.test->id() << std::right;
-        if (r.verdict == Verdict::failed) std::cout << "  -- " << r.message;
-        std::cout << std::endl;
-      });
+      report = conformance::run_suite(net, o, progress);
     } catch (const conformance::NetworkError& e) {
       std::cerr << "assay conform: " << e.what() << '\n';
       throw CLI::RuntimeError(2);
     }
-    if (!report.capabilities.v3_1_1 && !report.capabilities.v5) {
-      std::cerr << "assay conform: the broker accepted no CONNECT: "
-                << report.capabilities.refused_why << '\n';
-      throw CLI::RuntimeError(2);
-    }
-    std::ofstream file;
-    std::ostream* out = &std::cout;
-    if (!a->out.empty()) {
-      file.open(a->out);
-      if (!file) {
-        std::cerr << "assay conform: cannot write " << a->out << '\n';
-        throw CLI::RuntimeError(2);
-      }
-      out = &file;
-    }
-    if (a->report == "json") {
-      write_json_report(report, *out);
-    } else if (a->report == "junit") {
-      write_junit_report(report, *out);
-    } else if (a->out.empty()) {
-      write_text_report(report, std::cout, false);  // progress listed the verdicts
-    } else {
-      write_text_report(report, *out);
-    }
-    if (!a->out.empty()) std::cout << summary(report) << '\n';
-    if (!report.ok()) throw CLI::RuntimeError(1);
+    finish(*a, report);
   });
 }
 

@@ -111,7 +111,6 @@ std::vector<std::string> split_all(const std::vector<std::string>& in) {
 // The report of a run, in the format asked for; exits 1 when a case failed,
 // 2 when the broker accepted no CONNECT at all.
 void finish(const ConformArgs& args, const Report& report) {
-  const ConformArgs* a = &args;
   if (!report.capabilities.v3_1_1 && !report.capabilities.v5) {
     std::cerr << "assay conform: the broker accepted no CONNECT: "
               << report.capabilities.refused_why << '\n';
@@ -119,24 +118,24 @@ void finish(const ConformArgs& args, const Report& report) {
   }
   std::ofstream file;
   std::ostream* out = &std::cout;
-  if (!a->out.empty()) {
-    file.open(a->out);
+  if (!args.out.empty()) {
+    file.open(args.out);
     if (!file) {
-      std::cerr << "assay conform: cannot write " << a->out << '\n';
+      std::cerr << "assay conform: cannot write " << args.out << '\n';
       throw CLI::RuntimeError(2);
     }
     out = &file;
   }
-  if (a->report == "json") {
+  if (args.report == "json") {
     write_json_report(report, *out);
-  } else if (a->report == "junit") {
+  } else if (args.report == "junit") {
     write_junit_report(report, *out);
-  } else if (a->out.empty()) {
+  } else if (args.out.empty()) {
     write_text_report(report, std::cout, false);  // progress listed the verdicts
   } else {
     write_text_report(report, *out);
   }
-  if (!a->out.empty()) std::cout << summary(report) << '\n';
+  if (!args.out.empty()) std::cout << summary(report) << '\n';
   if (!report.ok()) throw CLI::RuntimeError(1);
 }
 

@@ -1,11 +1,11 @@
 // Property tests of whole runs (RapidCheck): small fleets with generated
 // workloads and fault schedules.
 //   - Without a planted bug every run holds every guarantee.
-//   - With one, RapidCheck finds a failing schedule and shrinks it (fewer
-//     faults, fewer and simpler devices, earlier and shorter faults); the
-//     smallest failing case is saved as a scenario file (write_scenario())
-//     that `assay sim FILE` replays with the same verdict, and the test
-//     checks that it does and that the report names the invariant.
+//   - With one (each of the nine planted bugs), RapidCheck finds a failing
+//     schedule and shrinks it (fewer faults, fewer and simpler devices,
+//     earlier and shorter faults); the smallest failing case is saved as a scenario file
+//     (write_scenario()) that `assay sim FILE` replays with the same verdict, and the test checks
+//     that it does and that the report names the invariant.
 // Runs use seed 1, the default of `assay sim`, so a saved file replays as
 // it is. RC_PARAMS="max_success=N" raises the count.
 #include <gtest/gtest.h>
@@ -184,29 +184,62 @@ TEST_P(Shrinks, ToAFileThatReplaysTheFailure) {
 
 INSTANTIATE_TEST_SUITE_P(
     Bugs, Shrinks,
-    ::testing::Values(Planted{"lose_qos2_after_pubrec",
-                              [](Scenario& s) {
-                                s.brokers[0].planted_bug =
-                                    broker::PlantedBug::lose_qos2_after_pubrec;
-                                s.devices[0].qos = QoS::exactly_once;  // where it can show
-                              },
-                              {"L1", "L2"}},  // L1 when the subscription is QoS 1
-                      Planted{"forget_inflight_on_resume",
-                              [](Scenario& s) {
-                                s.brokers[0].planted_bug =
-                                    broker::PlantedBug::forget_inflight_on_resume;
-                              },
-                              {"L1", "L2", "L4"}},  // L4: the Will in flight to the subscriber
-                      Planted{"resend_without_dup",
-                              [](Scenario& s) {
-                                s.devices[0].planted_bug = client::PlantedBug::resend_without_dup;
-                                // Resends need a message in flight when a connection
-                                // breaks: QoS 1 or 2, published often.
-                                if (s.devices[0].qos == QoS::at_most_once)
-                                  s.devices[0].qos = QoS::at_least_once;
-                                s.devices[0].publish.interval = ns_per_s / 50;
-                              },
-                              {"S5"}}),
+    ::testing::Values(
+        Planted{"lose_qos2_after_pubrec",
+                [](Scenario& s) {
+                  s.brokers[0].planted_bug = broker::PlantedBug::lose_qos2_after_pubrec;
+                  s.devices[0].qos = QoS::exactly_once;  // where it can show
+                },
+                {"L1", "L2"}},  // L1 when the subscription is QoS 1
+        Planted{"forget_inflight_on_resume",
+                [](Scenario& s) {
+                  s.brokers[0].planted_bug = broker::PlantedBug::forget_inflight_on_resume;
+                },
+                {"L1", "L2", "L4"}},  // L4: the Will in flight to the subscriber
+        Planted{"will_on_normal_disconnect",
+                [](Scenario& s) {
+                  s.brokers[0].planted_bug = broker::PlantedBug::will_on_normal_disconnect;
+                  if (!s.devices[0].will) s.devices[0].will = WillSpec{"status/{id}", "gone {msg}"};
+                },
+                {"S12"}},
+        Planted{"drop_session_on_takeover",
+                [](Scenario& s) {
+                  s.brokers[0].planted_bug = broker::PlantedBug::drop_session_on_takeover;
+                },
+                {"S15", "L1", "L2", "L3"}},
+        Planted{"retained_without_retain_flag",
+                [](Scenario& s) {
+                  s.brokers[0].planted_bug = broker::PlantedBug::retained_without_retain_flag;
+                  s.devices[0].retain = true;
+                },
+                // S3/S4: a retained copy without RETAIN 1 is a second live one.
+                {"S10", "S11", "S3", "S4"}},
+        Planted{"reorder_queue",
+                [](Scenario& s) { s.brokers[0].planted_bug = broker::PlantedBug::reorder_queue; },
+                // L1/L2/L4: the copy it holds back is lost when no other follows.
+                {"S8", "L1", "L2", "L4"}},
+        Planted{"ack_before_store",
+                [](Scenario& s) {
+                  s.brokers[0].planted_bug = broker::PlantedBug::ack_before_store;
+                  s.brokers[0].durable = true;
+                },
+                {"L1", "L2"}},
+        Planted{"client_forget_inflight_on_resume",
+                [](Scenario& s) {
+                  s.devices[0].planted_bug = client::PlantedBug::forget_inflight_on_resume;
+                  if (s.devices[0].qos == QoS::at_most_once) s.devices[0].qos = QoS::at_least_once;
+                  s.devices[0].publish.interval = ns_per_s / 50;
+                },
+                {"L3", "L1", "L2"}},
+        Planted{"resend_without_dup",
+                [](Scenario& s) {
+                  s.devices[0].planted_bug = client::PlantedBug::resend_without_dup;
+                  // Resends need a message in flight when a connection
+                  // breaks: QoS 1 or 2, published often.
+                  if (s.devices[0].qos == QoS::at_most_once) s.devices[0].qos = QoS::at_least_once;
+                  s.devices[0].publish.interval = ns_per_s / 50;
+                },
+                {"S5"}}),
     [](const ::testing::TestParamInfo<Planted>& p) { return std::string(p.param.name); });
 
 }  // namespace

@@ -13,6 +13,7 @@
 //       connection broke after it was due. A broker crash excuses the Wills of the
 //       connections it had: it MAY publish them after a restart (§3.1.2.5).
 #include <limits>
+#include <set>
 #include <unordered_map>
 
 #include "checkers.hpp"
@@ -32,7 +33,11 @@ class WillChecker final : public Checker {
       if (c->will != 0) {
         link_will_[c->link] = c->will;
         current_[c->client] = c->will;
-        wills_[c->will] = Will{c->client, State::open, 0};
+        Will& w = wills_[c->will] = Will{c->client, State::open, 0};
+        w.delivered_any = early_.contains(c->will);
+        // Its CONNACK left a broker that crashed before the client read it:
+        // excused as the crash excused the others.
+        if (c->link != 0 && c->link <= crashed_links_) w.state = State::excused;
       }
     } else if (const auto* l = std::get_if<trace::Lost>(&e)) {
       connected_since_[l->client] = never;
@@ -47,7 +52,8 @@ class WillChecker final : public Checker {
         Will& w = wills_[it->second];
         if (w.state == State::normal) w.state = State::excused;
       }
-    } else if (std::holds_alternative<trace::BrokerCrash>(e)) {
+    } else if (const auto* bc = std::get_if<trace::BrokerCrash>(&e)) {
+      crashed_links_ = bc->links_before;
       for (auto& [id, w] : wills_) {
         if (w.state == State::open || (w.state == State::due && !w.delivered_any)) {
           w.state = State::excused;
@@ -55,7 +61,16 @@ class WillChecker final : public Checker {
       }
     } else if (const auto* d = std::get_if<trace::Deliver>(&e)) {
       const auto it = wills_.find(d->msg);
-      if (it == wills_.end()) return;
+      if (it == wills_.end()) {
+        // The Will of a connection the broker accepted and lost before its
+        // CONNACK reached the client: counted when that CONNACK comes.
+        const Message* m = model_.message(d->msg);
+        if (m != nullptr && m->will) {
+          ++delivered_[(static_cast<std::uint64_t>(d->client) << 40) | d->msg];
+          early_.insert(d->msg);
+        }
+        return;
+      }
       Will& w = it->second;
       w.delivered_any = true;
       const std::string who = world_.client_name(w.client);
@@ -163,6 +178,8 @@ class WillChecker final : public Checker {
   };
   std::vector<Spurious> spurious_;  // deliveries of Wills whose connection ended normally
   std::unordered_map<std::uint64_t, std::uint32_t> delivered_;
+  std::set<MessageId> early_;  // Wills delivered before their Connected
+  LinkId crashed_links_ = 0;   // links opened before the last broker crash
 };
 
 std::unique_ptr<Checker> make_will_checker(const World& w, const Model& m) {

@@ -254,8 +254,9 @@ void Engine::restore_subscriptions() {
   std::vector<Subscribe> restoring;
   for (const auto& [filter, d] : subscriptions_) {
     if (!d.confirmed) continue;  // its own request is still to be answered
+    const auto& properties = d.properties;  // clang 14 cannot capture a structured binding
     auto it = std::find_if(restoring.begin(), restoring.end(), [&](const Subscribe& s) {
-      return s.properties == d.properties && s.subscriptions.size() < restore_batch;
+      return s.properties == properties && s.subscriptions.size() < restore_batch;
     });
     if (it == restoring.end()) {
       restoring.emplace_back();

@@ -253,7 +253,7 @@ void Engine::send_requests(Time now) {
 void Engine::restore_subscriptions() {
   std::vector<Subscribe> restoring;
   for (const auto& [filter, d] : subscriptions_) {
-    if (!d.confirmed) continue;  // its own request is still to be answered
+    if (!d.confirmed) continue;             // its own request is still to be answered
     const auto& properties = d.properties;  // clang 14 cannot capture a structured binding
     auto it = std::find_if(restoring.begin(), restoring.end(), [&](const Subscribe& s) {
       return s.properties == properties && s.subscriptions.size() < restore_batch;

@@ -241,10 +241,11 @@ void invariants_table(std::string& o, const Json& r) {
   }
   // Counts no invariant claims, so that the table hides nothing.
   std::string other;
-  for (const auto& [k, v] : obj(counts).items()) {
+  for (const auto& item : obj(counts).items()) {
+    const std::string& k = item.key();  // not a structured binding: clang 14 cannot capture one
     if (std::none_of(std::begin(catalog), std::end(catalog),
                      [&](const Invariant& inv) { return has(inv.keys, k); }))
-      other += "<span class=\"chip\">" + esc(k) + " " + esc(str(v)) + "</span> ";
+      other += "<span class=\"chip\">" + esc(k) + " " + esc(str(item.value())) + "</span> ";
   }
   if (!other.empty()) o += "<p class=\"small\">Other counts: " + other + "</p>";
 }

@@ -1,5 +1,6 @@
 #include "server.hpp"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -40,18 +41,21 @@ using asio::ip::tcp;
 // subscribers the last copy is made ~100 us after the first.
 constexpr std::size_t write_through_copies = 8;
 
-const char* level_name(LogLevel l) {
-  switch (l) {
-    case LogLevel::error:
-      return "error";
-    case LogLevel::warning:
-      return "warning";
-    case LogLevel::info:
-      return "info";
-    case LogLevel::debug:
-      return "debug";
+// "address:port" of a peer, "[v6 address]:port" for IPv6; empty if the
+// family is neither.
+std::string peer_name(const sockaddr_storage& address) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (address.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&address);
+    ::inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
+    return std::string(text) + ":" + std::to_string(ntohs(a->sin_port));
   }
-  return "?";
+  if (address.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&address);
+    ::inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
+    return "[" + std::string(text) + "]:" + std::to_string(ntohs(a->sin6_port));
+  }
+  return {};
 }
 
 class Broker;
@@ -81,8 +85,9 @@ class Shard {
   void post(std::function<void()> task);
   // The loop, on the shard's thread, until stop() has finished.
   void run();
-  // A connection accepted for this shard (its file descriptor, now ours).
-  void open(int fd);
+  // A connection accepted for this shard (its file descriptor, now ours)
+  // from `peer` ("address:port").
+  void open(int fd, const std::string& peer);
   // A connection another shard handed over with its CONNECT.
   void adopt(int fd, Engine::Handoff handoff);
   void deliver(std::vector<Engine::Forward> forwards);
@@ -206,12 +211,7 @@ class Broker {
     } else {
       std::snprintf(text, sizeof text, format, args...);
     }
-    const std::time_t t = std::time(nullptr);
-    char stamp[32];
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    std::fprintf(stderr, "%s %-7s %s\n", stamp, level_name(level), text);
+    write_log(level, text);
   }
 
   // The broker-wide connection limit, across shards.
@@ -229,6 +229,7 @@ class Broker {
 
   bool listen();
   void run();
+  void wait_for_hangup();
 
  private:
   void accept(tcp::acceptor& acceptor);
@@ -242,7 +243,8 @@ class Broker {
   std::vector<std::unique_ptr<Shard>> shards_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
   std::unique_ptr<asio::signal_set> signals_;
-  std::size_t next_shard_ = 0;  // accepted connections go round the shards
+  std::unique_ptr<asio::signal_set> hangup_;  // SIGHUP: options_.on_hangup
+  std::size_t next_shard_ = 0;                // accepted connections go round the shards
   std::atomic<std::size_t> connections_{0};
   std::mutex stats_mutex_;
   std::vector<EngineStats> stats_;  // each shard's, refreshed every sys_interval
@@ -259,6 +261,8 @@ bool Broker::listen() {
     log(LogLevel::info, "signal %d: shutting down", signal);
     stop();
   });
+  hangup_ = std::make_unique<asio::signal_set>(io_, SIGHUP);
+  wait_for_hangup();
   for (const auto& l : options_.listeners) {
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(l.address, ec);
@@ -295,8 +299,10 @@ void Broker::accept(tcp::acceptor& acceptor) {
                                                  &acceptor](const boost::system::error_code& ec) {
     if (ec) return;  // closed: shutting down
     for (;;) {
-      const int fd =
-          ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      sockaddr_storage address{};
+      socklen_t length = sizeof address;
+      const int fd = ::accept4(acceptor.native_handle(), reinterpret_cast<sockaddr*>(&address),
+                               &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EINTR || errno == ECONNABORTED) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -314,13 +320,27 @@ void Broker::accept(tcp::acceptor& acceptor) {
       }
       Shard& target = *shards_[next_shard_];
       next_shard_ = (next_shard_ + 1) % shards_.size();
-      target.post([&target, fd] { target.open(fd); });
+      target.post([&target, fd, peer = peer_name(address)] { target.open(fd, peer); });
     }
     accept(acceptor);
   });
 }
 
+void Broker::wait_for_hangup() {
+  hangup_->async_wait([this](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    if (options_.on_hangup) {
+      log(LogLevel::info, "SIGHUP: reading the password and ACL files again");
+      options_.on_hangup();
+    } else {
+      log(LogLevel::info, "SIGHUP: nothing to reload (no password or ACL file)");
+    }
+    wait_for_hangup();
+  });
+}
+
 void Broker::stop() {
+  hangup_->cancel();
   for (auto& a : acceptors_) {
     boost::system::error_code ignored;
     a->close(ignored);
@@ -335,12 +355,13 @@ void Broker::stop() {
 // listeners and signals until a signal has closed the listeners, then waits
 // for the shards to finish.
 void Broker::run() {
-  // SIGINT and SIGTERM go to the main thread, where the signal_set waits:
+  // SIGINT, SIGTERM and SIGHUP go to the main thread, where the signal_set waits:
   // the shard threads start with them blocked.
   sigset_t stop_signals, previous;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, &previous);
   std::vector<std::thread> threads;
   for (auto& shard : shards_) {
@@ -517,13 +538,13 @@ void Shard::start_stats_timer() {
         [this] { start_stats_timer(); });
 }
 
-void Shard::open(int fd) {
+void Shard::open(int fd, const std::string& peer) {
   if (stopping_) {
     ::close(fd);
     broker_.release();
     return;
   }
-  const auto id = engine_.open(now_);
+  const auto id = engine_.open(now_, peer);
   if (!id) {
     broker_.log(LogLevel::warning, "connection limit reached: refusing a connection");
     ::close(fd);

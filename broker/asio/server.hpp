@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "assay/broker/engine.hpp"
@@ -23,6 +24,10 @@ struct Listener {
 };
 
 enum class LogLevel { error = 0, warning = 1, info = 2, debug = 3 };
+
+// Writes one log line, "<UTC time> <level> <text>", to standard error: the
+// broker's own lines and those of what runs beside it (the security files).
+void write_log(LogLevel level, std::string_view text);
 
 struct ServerOptions {
   std::vector<Listener> listeners{Listener{}};
@@ -37,6 +42,9 @@ struct ServerOptions {
   // How long a connection the engine has closed may wait for its client to
   // read its last bytes (a DISCONNECT, say); then it is closed, read or not.
   std::chrono::seconds closing_grace{5};
+  // Called on the main thread when the broker gets SIGHUP (to read the
+  // password and ACL files again); without it SIGHUP is logged and ignored.
+  std::function<void()> on_hangup;
 };
 
 // Runs the broker until SIGINT/SIGTERM (5.0 clients get DISCONNECT 0x8B).

@@ -256,7 +256,12 @@ struct Engine::StoredSession {
   Time expires_at = never;  // offline and expiring
   std::uint32_t expiry_interval = 0;
   Version version = Version::v5;
-  std::uint64_t incarnation = 0;  // unique per engine; see Routing
+  std::uint64_t incarnation = 0;        // unique per engine; see Routing
+  std::optional<std::string> username;  // of the CONNECT that made or last resumed it
+  Principal principal() const {
+    return Principal{client_id,
+                     username ? std::optional<std::string_view>(*username) : std::nullopt};
+  }
   // Whether its queue is nearly full, for the other shards (several only).
   std::shared_ptr<std::atomic<bool>> congested;
   std::unique_ptr<Publish> held_back;  // PlantedBug::reorder_queue only
@@ -299,6 +304,7 @@ struct Engine::Link {
   ConnectionId id;
   Connection conn;
   std::unique_ptr<std::string> username;  // of the accepted CONNECT, if it had one
+  std::string peer;                       // as given to open(), for the Authenticator
   Stage stage = Stage::fresh;             // changed only by to()
   // Not stages: where the link is queued and what it owes, in any stage.
   bool in_work = false;   // queued in work_
@@ -345,6 +351,7 @@ Engine::Engine(EngineConfig config, Time now, Sharding sharding)
     if (!config_.authenticator) config_.authenticator = allow;
     if (!config_.authorizer) config_.authorizer = allow;
   }
+  reads_checked_ = config_.authorizer->checks_reads();
   if (config_.store) {
     if (shard_.count > 1) throw std::invalid_argument("persistence needs a single engine");
     restore(now);
@@ -352,7 +359,7 @@ Engine::Engine(EngineConfig config, Time now, Sharding sharding)
 }
 Engine::~Engine() = default;
 
-std::optional<ConnectionId> Engine::open(Time now) {
+std::optional<ConnectionId> Engine::open(Time now, std::string_view peer) {
   if (links_.size() >= config_.max_connections) return std::nullopt;
   ConnectionOptions o;
   o.role = Role::server;
@@ -360,7 +367,9 @@ std::optional<ConnectionId> Engine::open(Time now) {
   o.connect_timeout = config_.connect_timeout;
   o.manual_ack = true;  // PUBACK/PUBREC once the message is routed
   const ConnectionId id = next_id_++;
-  touch(links_.try_emplace(id, id, o, now).first->second);
+  Link& link = links_.try_emplace(id, id, o, now).first->second;
+  link.peer = peer;
+  touch(link);
   ++counters_.connections;
   return id;
 }
@@ -521,6 +530,7 @@ void Engine::resume(ConnectionId waiting, Time now) {
 ConnectionId Engine::adopt(Handoff handoff, Time now) {
   const ConnectionId id = next_id_++;
   Link& l = links_.try_emplace(id, id, std::move(*handoff.connection)).first->second;
+  l.peer = std::move(handoff.peer);
   on_connect(l, handoff.connect, now);
   schedule(l);
   process(now);
@@ -533,6 +543,7 @@ void Engine::handoff(Link& link, const Connect& connect) {
   h.shard = home_shard(connect.client_id, shard_.count);
   h.connection = std::make_unique<Connection>(std::move(link.conn));
   h.connect = connect;
+  h.peer = link.peer;
   link.to(Stage::handed_off);
   handoffs_.push_back(std::move(h));
 }
@@ -910,10 +921,19 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
   if (c.properties.contains(PropertyId::authentication_method)) {
     return refuse(ReasonCode::bad_authentication_method);  // [MQTT-4.12.0-1]
   }
-  if (const ReasonCode rc = config_.authenticator->authenticate(c); rc != ReasonCode::success) {
+  if (const ReasonCode rc = config_.authenticator->authenticate(c, ConnectContext{link.peer, now});
+      rc != ReasonCode::success) {
     return refuse(rc);
   }
   if (c.will) {
+    // A Will is a publish of its client's: checked now and when it fires,
+    // and never to $SYS (EMQX #8978).
+    const Principal who{client_id,
+                        c.username ? std::optional<std::string_view>(*c.username) : std::nullopt};
+    if (c.will->topic.starts_with("$SYS/") ||
+        !config_.authorizer->may_publish(who, c.will->topic)) {
+      return refuse(ReasonCode::not_authorized);
+    }
     if (c.will->qos > config_.maximum_qos) return refuse(ReasonCode::qos_not_supported);
     if (c.will->retain && !config_.retain_available) {
       return refuse(ReasonCode::retain_not_supported);  // [MQTT-3.2.2-13]
@@ -989,6 +1009,7 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
   s.link = link.id;
   set_shared_online(s, true);
   if (c.username) link.username = std::make_unique<std::string>(*c.username);
+  s.username = c.username;
   if (!s.session) s.session = std::make_unique<Session>(client_id, config_.session_limits);
   s.session->set_expiry_interval(expiry);
 
@@ -1085,6 +1106,9 @@ void Engine::fire_will(StoredSession& s, Time now) {
   message.properties = std::move(will.properties);
   message.properties.erase(PropertyId::will_delay_interval);
   const std::string publisher = s.client_id;
+  // Rights may have changed since CONNECT (a reload); a Will delayed past a
+  // restart is checked here too.
+  if (!config_.authorizer->may_publish(s.principal(), message.topic)) return;
   route(message, publisher, now);
 }
 
@@ -1110,7 +1134,11 @@ void Engine::on_subscribe(Link& link, const Subscribe& sub, Time now) {
       ack.reason_codes.push_back(ReasonCode::topic_filter_invalid);
       continue;
     }
-    if (!config_.authorizer->may_subscribe(link.principal(), entry.filter)) {
+    // "$share/g/f" is authorised exactly as "f" (5.0; in 3.1.1 it is a filter).
+    const auto as_shared =
+        s.version == Version::v5 ? parse_shared_filter(entry.filter) : std::nullopt;
+    const std::string_view checked = as_shared ? as_shared->filter : std::string_view(entry.filter);
+    if (!config_.authorizer->may_subscribe(link.principal(), checked)) {
       ack.reason_codes.push_back(ReasonCode::not_authorized);
       continue;
     }
@@ -1413,6 +1441,10 @@ void Engine::update_congestion(StoredSession& s) {
 }
 
 Engine::Link* Engine::deliver(StoredSession& s, Publish message, Time now) {
+  if (reads_checked_ && !config_.authorizer->may_read(s.principal(), message.topic)) {
+    dropped(s.client_id, message, DropReason::not_authorized);
+    return nullptr;
+  }
   mark_session(s.client_id);
   if (s.link) {
     if (const auto it = links_.find(s.link); it != links_.end()) {

@@ -435,7 +435,7 @@ namespace {
 // subscribe to anything but "secret/#".
 class Rules final : public Authenticator, public Authorizer {
  public:
-  ReasonCode authenticate(const Connect& c) override {
+  ReasonCode authenticate(const Connect& c, const ConnectContext&) override {
     return c.username == std::optional<std::string>("mallory")
                ? ReasonCode::bad_user_name_or_password
                : ReasonCode::success;

@@ -108,7 +108,7 @@ TEST(Reconnect, CountResetsOnlyAfterAStableConnection) {
 // after_refusal. With after_refusal 0 the engine stops.
 TEST(Reconnect, ARefusalThatWaitingCannotCureIsNotRetriedFast) {
   struct Deny : broker::Authenticator {
-    ReasonCode authenticate(const Connect&) override {
+    ReasonCode authenticate(const Connect&, const broker::ConnectContext&) override {
       return ReasonCode::bad_user_name_or_password;
     }
   };
@@ -141,7 +141,9 @@ TEST(Reconnect, ARefusalThatWaitingCannotCureIsNotRetriedFast) {
 // A busy server (0x89) is transient: the normal backoff applies.
 TEST(Reconnect, ATransientRefusalUsesTheNormalBackoff) {
   struct Busy : broker::Authenticator {
-    ReasonCode authenticate(const Connect&) override { return ReasonCode::server_busy; }
+    ReasonCode authenticate(const Connect&, const broker::ConnectContext&) override {
+      return ReasonCode::server_busy;
+    }
   };
   broker::EngineConfig bc;
   bc.authenticator = std::make_shared<Busy>();

@@ -3,7 +3,9 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <variant>
 
+#include "assay/broker/security/file_security.hpp"
 #include "broker_config.hpp"
 
 namespace assay::tools {
@@ -18,6 +20,41 @@ struct BrokerArgs {
   bool verbose = false;
   bool quiet = false;
 };
+
+broker::LogLevel level_of(broker::security::Severity s) {
+  switch (s) {
+    case broker::security::Severity::debug:
+      return broker::LogLevel::debug;
+    case broker::security::Severity::info:
+      return broker::LogLevel::info;
+    case broker::security::Severity::warning:
+      break;
+  }
+  return broker::LogLevel::warning;
+}
+
+// The password and ACL files, or nothing when the broker lets everyone in
+// and do everything (no files, anonymous allowed). Exits 2 with the file
+// and line at fault.
+std::shared_ptr<broker::security::FileSecurity> open_security(const BrokerConfig& c) {
+  const broker::security::SecurityOptions s = c.security();
+  const broker::LogLevel threshold = c.server.log_level;
+  auto log = [threshold](broker::security::Severity severity, const std::string& text) {
+    if (level_of(severity) <= threshold) broker::write_log(level_of(severity), text);
+  };
+  if (!s.allow_anonymous && s.password_file.empty() && !c.allow_anonymous.has_value()) {
+    log(broker::security::Severity::warning,
+        "anonymous clients are refused: a listener is not on loopback and there is no "
+        "password_file (set \"allow_anonymous\": true to let them in)");
+  }
+  if (s.allow_anonymous && s.password_file.empty() && s.acl_file.empty()) return nullptr;
+  auto opened = broker::security::FileSecurity::open(s, log);
+  if (auto* error = std::get_if<std::string>(&opened)) {
+    std::cerr << "assay broker: " << *error << '\n';
+    throw CLI::RuntimeError(2);
+  }
+  return std::get<std::shared_ptr<broker::security::FileSecurity>>(opened);
+}
 
 }  // namespace
 
@@ -36,7 +73,8 @@ void add_broker_command(CLI::App& app) {
   cmd->add_flag("-v,--verbose", args->verbose, "Log every connection (debug level)");
   cmd->add_flag("-q,--quiet", args->quiet, "Log errors only");
   cmd->callback([args] {
-    broker::ServerOptions options;
+    BrokerConfig config_file;
+    broker::ServerOptions& options = config_file.server;
     if (!args->config.empty()) {
       std::ifstream in(args->config);
       if (!in) {
@@ -50,7 +88,7 @@ void add_broker_command(CLI::App& app) {
         std::cerr << "assay broker: " << args->config << ": not valid JSON: " << e.what() << '\n';
         throw CLI::RuntimeError(2);
       }
-      if (const std::string error = apply_broker_config(config, options); !error.empty()) {
+      if (const std::string error = apply_broker_config(config, config_file); !error.empty()) {
         std::cerr << "assay broker: " << args->config << ": " << error << '\n';
         throw CLI::RuntimeError(2);
       }
@@ -64,6 +102,12 @@ void add_broker_command(CLI::App& app) {
     if (args->threads > 0) options.threads = static_cast<std::size_t>(args->threads);
     if (args->verbose) options.log_level = broker::LogLevel::debug;
     if (args->quiet) options.log_level = broker::LogLevel::error;
+    const std::shared_ptr<broker::security::FileSecurity> security = open_security(config_file);
+    if (security) {
+      options.engine.authenticator = security;
+      options.engine.authorizer = security;
+      options.on_hangup = [security] { security->reload(); };
+    }
     const int code = broker::run_server(options);
     if (code != 0) throw CLI::RuntimeError(code);
   });

@@ -1,5 +1,7 @@
 #include "broker_config.hpp"
 
+#include <algorithm>
+#include <boost/asio/ip/address.hpp>
 #include <functional>
 #include <limits>
 #include <map>
@@ -54,9 +56,22 @@ broker::Listener listener(const json& v, const std::string& key) {
 using Setter = std::function<void(const json&, const std::string&)>;
 
 // Every key, with what it sets in `o`.
-std::map<std::string, Setter> setters(broker::ServerOptions& o) {
+std::map<std::string, Setter> setters(BrokerConfig& c) {
+  broker::ServerOptions& o = c.server;
   broker::EngineConfig& e = o.engine;
   return {
+      {"allow_anonymous",
+       [&](const json& v, const std::string& k) { c.allow_anonymous = boolean(v, k); }},
+      {"password_file",
+       [&](const json& v, const std::string& k) {
+         c.password_file = string(v, k);
+         if (c.password_file.empty()) throw ConfigError{"\"" + k + "\": must name a file"};
+       }},
+      {"acl_file",
+       [&](const json& v, const std::string& k) {
+         c.acl_file = string(v, k);
+         if (c.acl_file.empty()) throw ConfigError{"\"" + k + "\": must name a file"};
+       }},
       {"listeners",
        [&](const json& v, const std::string& k) {
          if (!v.is_array() || v.empty())
@@ -166,15 +181,36 @@ std::map<std::string, Setter> setters(broker::ServerOptions& o) {
 
 }  // namespace
 
+bool is_loopback(const std::string& address) {
+  if (address == "localhost" || address == "::1") return true;
+  boost::system::error_code ec;
+  const auto a = boost::asio::ip::make_address(address, ec);
+  return !ec && a.is_loopback();
+}
+
+bool BrokerConfig::anonymous_default() const {
+  if (!password_file.empty()) return false;
+  return std::all_of(server.listeners.begin(), server.listeners.end(),
+                     [](const broker::Listener& l) { return is_loopback(l.address); });
+}
+
+broker::security::SecurityOptions BrokerConfig::security() const {
+  broker::security::SecurityOptions s;
+  s.allow_anonymous = allow_anonymous.value_or(anonymous_default());
+  s.password_file = password_file;
+  s.acl_file = acl_file;
+  return s;
+}
+
 std::vector<std::string> broker_config_keys() {
-  broker::ServerOptions unused;
+  BrokerConfig unused;
   std::vector<std::string> out;
   for (const auto& [key, setter] : setters(unused))
     out.push_back(key);
   return out;
 }
 
-std::string apply_broker_config(const json& config, broker::ServerOptions& o) {
+std::string apply_broker_config(const json& config, BrokerConfig& o) {
   if (!config.is_object()) return "the configuration must be a JSON object";
   const std::map<std::string, Setter> keys = setters(o);
   try {

@@ -6,6 +6,7 @@
 #include "broker_command.hpp"
 #include "conform_command.hpp"
 #include "decode_command.hpp"
+#include "passwd_command.hpp"
 #include "pub_command.hpp"
 #include "sim_command.hpp"
 #include "sub_command.hpp"
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
   assay::tools::add_broker_command(app);
   assay::tools::add_conform_command(app);
   assay::tools::add_decode_command(app);
+  assay::tools::add_passwd_command(app);
   assay::tools::add_pub_command(app);
   assay::tools::add_sub_command(app);
   assay::tools::add_sim_command(app);

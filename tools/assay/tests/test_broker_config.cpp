@@ -12,8 +12,8 @@ namespace {
 
 using nlohmann::json;
 
-std::string apply(const char* text, broker::ServerOptions& o) {
-  return apply_broker_config(json::parse(text), o);
+std::string apply(const char* text, BrokerConfig& c) {
+  return apply_broker_config(json::parse(text), c);
 }
 
 // Every key the configuration knows, each set to a value other than its
@@ -29,7 +29,9 @@ TEST(BrokerConfig, AppliesEveryKey) {
                        "assign_client_ids": false, "max_subscriptions_per_client": 5,
                        "max_queued_messages": 7, "max_queued_bytes": 1000,
                        "queue_qos0_offline": true, "max_retained_messages": 9,
-                       "max_topic_levels": 12, "sys_interval": 0, "connect_timeout": 4})";
+                       "max_topic_levels": 12, "sys_interval": 0, "connect_timeout": 4,
+                       "allow_anonymous": true, "password_file": "/etc/assay/passwd",
+                       "acl_file": "/etc/assay/acl"})";
   // The test covers every key there is: a new key fails it until it is here.
   const json parsed = json::parse(text);
   std::vector<std::string> given;
@@ -38,8 +40,12 @@ TEST(BrokerConfig, AppliesEveryKey) {
   std::sort(given.begin(), given.end());
   EXPECT_EQ(given, broker_config_keys());
 
-  broker::ServerOptions o;
-  ASSERT_EQ(apply(text, o), "");
+  BrokerConfig c;
+  ASSERT_EQ(apply(text, c), "");
+  EXPECT_EQ(c.allow_anonymous, true);
+  EXPECT_EQ(c.password_file, "/etc/assay/passwd");
+  EXPECT_EQ(c.acl_file, "/etc/assay/acl");
+  const broker::ServerOptions& o = c.server;
   ASSERT_EQ(o.listeners.size(), 2u);
   EXPECT_EQ(o.listeners[0].address, "0.0.0.0");
   EXPECT_EQ(o.listeners[0].port, 1884);
@@ -81,12 +87,33 @@ TEST(BrokerConfig, AppliesEveryKey) {
   EXPECT_NE(d.engine.session_limits.max_queued_bytes, e.session_limits.max_queued_bytes);
 
   // server_keep_alive null turns it off again.
-  ASSERT_EQ(apply(R"({"server_keep_alive": null})", o), "");
+  ASSERT_EQ(apply(R"({"server_keep_alive": null})", c), "");
   EXPECT_FALSE(o.engine.server_keep_alive.has_value());
 }
 
+// Anonymous clients are let in by default only on loopback listeners and
+// without a password file, as Mosquitto 2 does.
+TEST(BrokerConfig, AnonymousDefaultsToLoopbackOnly) {
+  BrokerConfig c;
+  EXPECT_TRUE(c.security().allow_anonymous);  // 127.0.0.1
+  ASSERT_EQ(apply(R"({"listeners": [{"address": "::1"}, {"address": "127.0.0.2"}]})", c), "");
+  EXPECT_TRUE(c.security().allow_anonymous);
+  ASSERT_EQ(apply(R"({"listeners": [{"address": "127.0.0.1"}, {"address": "0.0.0.0"}]})", c), "");
+  EXPECT_FALSE(c.security().allow_anonymous);
+  ASSERT_EQ(apply(R"({"allow_anonymous": true})", c), "");
+  EXPECT_TRUE(c.security().allow_anonymous);
+
+  BrokerConfig with_accounts;
+  ASSERT_EQ(apply(R"({"password_file": "passwd"})", with_accounts), "");
+  EXPECT_FALSE(with_accounts.security().allow_anonymous);
+  EXPECT_EQ(with_accounts.security().password_file, "passwd");
+  EXPECT_TRUE(is_loopback("localhost"));
+  EXPECT_FALSE(is_loopback("192.168.1.2"));
+  EXPECT_FALSE(is_loopback("::"));
+}
+
 TEST(BrokerConfig, ErrorsNameTheKey) {
-  broker::ServerOptions o;
+  BrokerConfig o;
   EXPECT_EQ(apply(R"({"prot": 1883})", o), "unknown key \"prot\"");
   EXPECT_EQ(apply(R"({"listeners": [{"port": 70000}]})", o),
             "\"listeners[0].port\": must be between 0 and 65535");
@@ -98,6 +125,10 @@ TEST(BrokerConfig, ErrorsNameTheKey) {
   EXPECT_EQ(apply(R"({"threads": -1})", o), "\"threads\": must be between 0 and 256");
   EXPECT_EQ(apply(R"({"listeners": []})", o), "\"listeners\": must be a non-empty array");
   EXPECT_EQ(apply(R"([1, 2])", o), "the configuration must be a JSON object");
+  EXPECT_EQ(apply(R"({"password_file": ""})", o), "\"password_file\": must name a file");
+  EXPECT_EQ(apply(R"({"acl_file": 7})", o), "\"acl_file\": must be a string");
+  EXPECT_EQ(apply(R"({"allow_anonymous": "yes"})", o),
+            "\"allow_anonymous\": must be true or false");
 }
 
 }  // namespace

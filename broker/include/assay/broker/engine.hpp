@@ -63,9 +63,10 @@ enum class PlantedBug : std::uint8_t {
 // were taken: Wills, QoS 0 messages for offline clients, and forwarded
 // copies whose session ended or filled on the way.
 enum class DropReason : std::uint8_t {
-  queue_full,     // the session's queue was at its bound (SessionLimits)
-  offline_qos0,   // a QoS 0 message for an offline client (queue_qos0_offline off)
-  session_ended,  // forwarded from another shard after the session ended
+  queue_full,      // the session's queue was at its bound (SessionLimits)
+  offline_qos0,    // a QoS 0 message for an offline client (queue_qos0_offline off)
+  session_ended,   // forwarded from another shard after the session ended
+  not_authorized,  // the Authorizer's may_read() refused the session this message
 };
 
 // Told of each such copy, with the session's client id: the simulator
@@ -177,8 +178,9 @@ class Engine {
   ~Engine();
 
   // A new network connection; nullopt when max_connections is reached (the
-  // driver closes it at once).
-  std::optional<ConnectionId> open(mqtt::Time now);
+  // driver closes it at once). `peer` ("address:port") is what the
+  // Authenticator sees (failures are counted per address) and is kept for it.
+  std::optional<ConnectionId> open(mqtt::Time now, std::string_view peer = {});
   void receive(ConnectionId id, mqtt::ByteView bytes, mqtt::Time now);
   void transport_closed(ConnectionId id, mqtt::Time now);
   void handle_timeout(mqtt::Time now);
@@ -220,6 +222,7 @@ class Engine {
     std::size_t shard = 0;
     std::unique_ptr<mqtt::Connection> connection;  // the CONNECT polled, later packets not
     mqtt::Connect connect;
+    std::string peer;  // as given to open()
   };
   std::optional<Handoff> poll_handoff();
 
@@ -318,6 +321,7 @@ class Engine {
   std::vector<RouteTarget> route_targets_;  // route()'s, kept for the next message
   WriteThrough write_through_;
   std::size_t write_through_min_ = 0;
+  bool reads_checked_ = false;  // the Authorizer wants may_read() for every copy
   // By client id; each key views its session's own copy. Looked up for
   // every copy of every message routed: hashed, not a tree of string
   // comparisons (nothing iterates it in order).

@@ -1,5 +1,7 @@
 #include "assay/broker/security/acl.hpp"
 
+#include "lines.hpp"
+
 #include "assay/mqtt/topic.hpp"
 
 namespace assay::broker::security {
@@ -122,10 +124,7 @@ std::variant<Acl, AclError> Acl::parse(std::string_view text) {
   std::size_t number = 0;
   while (!text.empty()) {
     ++number;
-    const std::size_t eol = text.find('\n');
-    std::string_view line = text.substr(0, eol);
-    text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const std::string_view line = take_line(text);
     std::string_view rest;
     const std::vector<std::string_view> first = split(line, 1, &rest);
     if (first.empty() || first[0].front() == '#') continue;

@@ -1,5 +1,7 @@
 #include "assay/broker/security/password_file.hpp"
 
+#include "lines.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -147,10 +149,7 @@ std::variant<PasswordFile, PasswordFileError> PasswordFile::parse(std::string_vi
   std::size_t number = 0;
   while (!text.empty()) {
     ++number;
-    const std::size_t eol = text.find('\n');
-    std::string_view line = text.substr(0, eol);
-    text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const std::string_view line = take_line(text);
     if (line.empty() || line.front() == '#') continue;
     const std::size_t colon = line.find(':');
     if (colon == std::string_view::npos) {

@@ -32,3 +32,41 @@ stop() {
   wait "$1" || status=$?
   return "$status"
 }
+
+# The check tally of a test script: check NAME EXPECTED ACTUAL prints ok or
+# FAIL (with both values) and counts it in $passes or $failures; the script
+# ends with `echo "$passes passed, $failures failed"; [ "$failures" -eq 0 ]`.
+failures=0
+passes=0
+check() {
+  if [ "$2" == "$3" ]; then
+    passes=$((passes + 1))
+    echo "ok   $1"
+  else
+    failures=$((failures + 1))
+    echo "FAIL $1"
+    echo "  expected: $(printf '%q' "$2")"
+    echo "  actual:   $(printf '%q' "$3")"
+  fi
+}
+
+# What a `mosquitto_sub -d` printed, less its debug lines.
+received() { grep -a -v -E '^(Client |Subscribed \(mid)' "$1" || true; }
+
+# sub_bg FILE ARGS...: starts mosquitto_sub ARGS on $host:$port in the
+# background (its PID in $bg, its output in FILE) and returns once the
+# broker has acknowledged its subscription (stdbuf: its lines reach FILE as
+# they are printed). -W 5: one that gets nothing gives up instead of
+# hanging the test. A subscriber that was not subscribed counts a failure.
+bg=0
+sub_bg() {
+  local out=$1
+  shift
+  stdbuf -oL mosquitto_sub -h "$host" -p "$port" -W 5 -d "$@" >"$out" 2>&1 &
+  bg=$!
+  if ! wait_for_line "$out" "received SUBACK" "$bg" || ! kill -0 "$bg" 2>/dev/null; then
+    failures=$((failures + 1))
+    echo "FAIL mosquitto_sub $* was not subscribed:"
+    sed 's/^/  | /' "$out"
+  fi
+}

@@ -24,19 +24,6 @@ cleanup() {
 trap cleanup EXIT
 wait_for_line "$work/broker.log" "listening on $host:$port" "$broker"
 
-failures=0
-passes=0
-check() {  # name expected actual
-  if [ "$2" == "$3" ]; then
-    passes=$((passes + 1))
-    echo "ok   $1"
-  else
-    failures=$((failures + 1))
-    echo "FAIL $1"
-    echo "  expected: $(printf '%q' "$2")"
-    echo "  actual:   $(printf '%q' "$3")"
-  fi
-}
 # -W 5: a subscriber that does not get its messages gives up (and its check
 # fails) instead of hanging the test.
 sub() { mosquitto_sub -h "$host" -p "$port" -W 5 "$@" 2>&1 || true; }
@@ -44,23 +31,6 @@ pub() {
   if ! mosquitto_pub -h "$host" -p "$port" "$@"; then
     failures=$((failures + 1))
     echo "FAIL mosquitto_pub $*"
-  fi
-}
-# What a `mosquitto_sub -d` printed, less its debug lines.
-received() { grep -a -v -E '^(Client |Subscribed \(mid)' "$1" || true; }
-# Starts a subscriber in the background (its PID in $bg) and returns once
-# the broker has acknowledged its subscription (stdbuf: mosquitto_sub's
-# lines reach the file as they are printed, not when it exits).
-bg=0
-sub_bg() {
-  local out=$1
-  shift
-  stdbuf -oL mosquitto_sub -h "$host" -p "$port" -W 5 -d "$@" >"$out" 2>&1 &
-  bg=$!
-  if ! wait_for_line "$out" "received SUBACK" "$bg" || ! kill -0 "$bg" 2>/dev/null; then
-    failures=$((failures + 1))
-    echo "FAIL mosquitto_sub $* was not subscribed:"
-    sed 's/^/  | /' "$out"
   fi
 }
 

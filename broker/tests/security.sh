@@ -22,20 +22,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-failures=0
-passes=0
-check() {  # name expected actual
-  if [ "$2" == "$3" ]; then
-    passes=$((passes + 1))
-    echo "ok   $1"
-  else
-    failures=$((failures + 1))
-    echo "FAIL $1"
-    echo "  expected: $(printf '%q' "$2")"
-    echo "  actual:   $(printf '%q' "$3")"
-  fi
-}
-
 # The accounts: alice by --stdin, bob by -b, carol by mosquitto_passwd.
 echo 'alice-pass' | "$assay" passwd -c --stdin "$work/passwd" alice
 "$assay" passwd -b "$work/passwd" bob bob-pass
@@ -72,19 +58,6 @@ wait_for_line "$work/broker.log" "listening on $host:$port" "$broker"
 # fails) instead of hanging the test.
 sub() { mosquitto_sub -h "$host" -p "$port" -W 5 "$@" 2>&1 || true; }
 pub() { mosquitto_pub -h "$host" -p "$port" "$@" 2>&1; }
-received() { grep -a -v -E '^(Client |Subscribed \(mid)' "$1" || true; }
-bg=0
-sub_bg() {
-  local out=$1
-  shift
-  stdbuf -oL mosquitto_sub -h "$host" -p "$port" -W 5 -d "$@" >"$out" 2>&1 &
-  bg=$!
-  if ! wait_for_line "$out" "received SUBACK" "$bg" || ! kill -0 "$bg" 2>/dev/null; then
-    failures=$((failures + 1))
-    echo "FAIL mosquitto_sub $* was not subscribed:"
-    sed 's/^/  | /' "$out"
-  fi
-}
 # "refused" when the client could not connect, else its output and code.
 outcome() {
   local out code=0

@@ -47,6 +47,11 @@ inline Publish copy_for(const Publish& message, QoS qos, bool retain,
   return out;
 }
 
+// Who a client is for the Authorizer: the one place a Principal is made.
+inline Principal principal_of(std::string_view client_id, const std::string* username) {
+  return Principal{client_id, username ? std::optional<std::string_view>(*username) : std::nullopt};
+}
+
 inline std::vector<std::uint32_t> identifiers_of(const std::optional<std::uint32_t>& id) {
   return id ? std::vector<std::uint32_t>{*id} : std::vector<std::uint32_t>{};
 }
@@ -209,8 +214,7 @@ struct Engine::StoredSession {
   std::uint64_t incarnation = 0;        // unique per engine; see Routing
   std::optional<std::string> username;  // of the CONNECT that made or last resumed it
   Principal principal() const {
-    return Principal{client_id,
-                     username ? std::optional<std::string_view>(*username) : std::nullopt};
+    return detail::principal_of(client_id, username ? &*username : nullptr);
   }
   // Whether its queue is nearly full, for the other shards (several only).
   std::shared_ptr<std::atomic<bool>> congested;
@@ -244,10 +248,7 @@ struct Engine::Link {
   // The session's client id once accepted; empty before, and after the
   // session has been taken away (takeover, close).
   const std::string& client_id() const { return conn.session().client_id(); }
-  Principal principal() const {
-    return Principal{client_id(),
-                     username ? std::optional<std::string_view>(*username) : std::nullopt};
-  }
+  Principal principal() const { return detail::principal_of(client_id(), username.get()); }
 };
 
 }  // namespace assay::broker

@@ -82,7 +82,10 @@ std::optional<Publish> get_message(RecordReader& r) {
   return std::move(*p);
 }
 
-constexpr std::uint8_t record_format = 1;
+// 1: the first; 2: a session record holds its user name (after the
+// version), so that a restored session is checked as its user. Both read.
+constexpr std::uint8_t record_format = 2;
+constexpr std::uint8_t retained_format = 1;
 
 }  // namespace
 
@@ -113,7 +116,7 @@ void Engine::save() {
       store.erase_retained(topic);
     } else {
       Bytes record;
-      put_u8(record, record_format);
+      put_u8(record, retained_format);
       put_message(record, it->second.message);
       store.put_retained(topic, std::move(record));
     }
@@ -123,14 +126,16 @@ void Engine::save() {
   store.sync();
 }
 
-// A session record: format, protocol version, expiry, subscriptions, the
-// Will (with its delay), then the Session (in flight, queued, QoS 2 ids) in
-// its own versioned form. The session of a connected client is the one its
+// A session record: format, protocol version, user name, expiry,
+// subscriptions, the Will (with its delay), then the Session (in flight,
+// queued, QoS 2 ids) in its own versioned form. The session of a connected client is the one its
 // Connection holds.
 Bytes Engine::session_record(const StoredSession& s) const {
   Bytes out;
   put_u8(out, record_format);
   put_u8(out, static_cast<std::uint8_t>(s.version));
+  put_u8(out, s.username ? 1 : 0);
+  put_text(out, s.username.value_or(std::string()));
   put_u32(out, s.expiry_interval);
   put_u32(out, static_cast<std::uint32_t>(s.subscriptions.size()));
   for (const auto& [filter, sub] : s.subscriptions) {
@@ -162,13 +167,19 @@ Bytes Engine::session_record(const StoredSession& s) const {
 std::unique_ptr<Engine::StoredSession> Engine::parse_session_record(const std::string& client_id,
                                                                     ByteView record) const {
   RecordReader r(record);
-  if (r.u8() != record_format) return nullptr;
+  const std::uint8_t format = r.u8();
+  if (format != 1 && format != record_format) return nullptr;
   auto s = std::make_unique<StoredSession>();
   s->client_id = client_id;
   const std::uint8_t version = r.u8();
   if (version != static_cast<std::uint8_t>(Version::v3_1_1) &&
       version != static_cast<std::uint8_t>(Version::v5)) {
     return nullptr;
+  }
+  if (format >= 2) {
+    const bool has_username = r.u8() != 0;
+    std::string username = r.text();
+    if (has_username) s->username = std::move(username);
   }
   s->version = static_cast<Version>(version);
   s->expiry_interval = r.u32();
@@ -217,7 +228,7 @@ void Engine::restore(Time now) {
   const Store::Contents contents = config_.store->load();
   for (const auto& [topic, record] : contents.retained) {
     RecordReader r(record);
-    if (r.u8() != record_format) continue;
+    if (r.u8() != retained_format) continue;
     auto message = get_message(r);
     if (!message || !r.done()) continue;
     routing_.retained[topic] = Routing::Retained{std::move(*message), now};

@@ -47,8 +47,7 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
   if (c.will) {
     // A Will is a publish of its client's: checked now and when it fires,
     // and never to $SYS (EMQX #8978).
-    const Principal who{client_id,
-                        c.username ? std::optional<std::string_view>(*c.username) : std::nullopt};
+    const Principal who = principal_of(client_id, c.username ? &*c.username : nullptr);
     if (c.will->topic.starts_with("$SYS/") ||
         !config_.authorizer->may_publish(who, c.will->topic)) {
       return refuse(ReasonCode::not_authorized);

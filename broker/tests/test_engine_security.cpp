@@ -225,5 +225,33 @@ TEST_F(EngineSecurity, ReloadedRulesApplyToExistingSubscriptions) {
   EXPECT_EQ(payloads(bob), std::vector<std::string>{"before"});
 }
 
+// A session restored from the store is checked as the user who made it: bob
+// may read alice/#, so what alice publishes while he is offline after a
+// restart is queued for him, not dropped as if he were anonymous.
+TEST_F(EngineSecurity, ARestoredSessionKeepsItsUser) {
+  auto store = std::make_shared<MemoryStore>();
+  EngineConfig config;
+  config.authenticator = security_;
+  config.authorizer = security_;
+  config.store = store;
+  {
+    World w(config);
+    Connect c = login("b", "bob", "b-pass");
+    c.clean_start = false;
+    c.properties.add(PropertyId::session_expiry_interval, std::uint32_t{3600});
+    Client& bob = w.connect(c);
+    w.subscribe(bob, "alice/#", QoS::at_least_once);
+    w.drop(bob);
+  }
+  World w(config);
+  Client& alice = w.connect(login("a", "alice", "a-pass"));
+  w.publish(alice, "alice/1", QoS::at_least_once, "while away");
+  EXPECT_EQ(w.engine.stats().messages_dropped, 0u);
+  Connect again = login("b", "bob", "b-pass");
+  again.clean_start = false;
+  Client& bob = w.connect(again);
+  EXPECT_EQ(payloads(bob), std::vector<std::string>{"while away"});
+}
+
 }  // namespace
 }  // namespace assay::broker::test

@@ -3,7 +3,8 @@
 // main thread, and one engine per thread, each in an epoll loop of its own
 // over the connections it serves. The engines share the routing state under
 // a reader-writer lock and hand connections and messages to each other
-// through each other's queues. Boost headers stay in server.cpp.
+// through each other's queues. Boost headers stay out of this one: the
+// internal front_end.hpp, broker.cpp and shard.cpp have them.
 #pragma once
 
 #include <chrono>

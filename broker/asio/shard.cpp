@@ -1,0 +1,421 @@
+// One engine thread of the front end: its epoll loop, its sockets' reads
+// and writes, output limits, and what other threads post to it.
+#include "front_end.hpp"
+
+namespace assay::broker::front_end {
+
+namespace {
+int make_epoll() {
+  const int fd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
+  return fd;
+}
+
+// The epoll tag of the shard's eventfd; connection ids count up from 1.
+constexpr std::uint64_t wake_tag = std::numeric_limits<std::uint64_t>::max();
+}  // namespace
+
+Shard::Shard(Broker& broker, std::size_t index, EngineConfig config, Sharding sharding)
+    : broker_(broker),
+      index_(index),
+      engine_(std::move(config), broker.now(), std::move(sharding)),
+      now_(broker.now()),
+      epoll_fd_(make_epoll()) {
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = wake_tag;
+  if (wake_fd_ < 0 || ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) != 0) {
+    const int error = errno;
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+    ::close(epoll_fd_);
+    throw std::system_error(error, std::generic_category(), "eventfd");
+  }
+  engine_.set_write_through(
+      [this](ConnectionId id, mqtt::ByteView bytes) { return write_through(id, bytes); },
+      write_through_copies);
+}
+
+Shard::~Shard() {
+  for (auto& [id, peer] : peers_) {
+    if (!peer.closed) ::close(peer.fd);
+  }
+  ::close(wake_fd_);
+  ::close(epoll_fd_);
+}
+
+void Shard::post(std::function<void()> task) {
+  bool wake = false;
+  {
+    const std::lock_guard<std::mutex> guard(posted_mutex_);
+    wake = posted_.empty();  // otherwise a wake-up is on its way already
+    posted_.push_back(std::move(task));
+  }
+  if (wake) {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t n = ::write(wake_fd_, &one, sizeof one);
+  }
+}
+
+// One turn: wait for sockets, posts or the next deadline; read every ready
+// socket once (a socket with more to read is ready again next turn, so one
+// busy client cannot starve the others) or write on it; run what was posted
+// and what is due; then the output of all of it leaves in one flush(), one
+// write per connection.
+void Shard::run() {
+  std::array<epoll_event, 256> events;
+  while (running_) {
+    const int n =
+        ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), wait_ms());
+    if (n < 0 && errno != EINTR) {
+      broker_.log(LogLevel::error, "thread %zu: epoll_wait: %s", index_, std::strerror(errno));
+      break;
+    }
+    now_ = broker_.now();
+    for (int i = 0; i < n; ++i)
+      on_socket(events[static_cast<std::size_t>(i)]);
+    run_timers();
+    flush();
+    erase_retired();
+  }
+}
+
+void Shard::on_socket(const epoll_event& e) {
+  if (e.data.u64 == wake_tag) {
+    std::uint64_t count = 0;
+    [[maybe_unused]] const ssize_t n = ::read(wake_fd_, &count, sizeof count);
+    run_posted();
+    return;
+  }
+  Peer* peer = find(e.data.u64);
+  if (peer == nullptr) return;  // closed or handed over earlier this turn
+  if ((e.events & EPOLLOUT) != 0) {
+    write_backlog(*peer);
+    if (peer->closed) return;
+  }
+  if ((e.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0 && receive_from(*peer)) {
+    after_input();
+  }
+}
+
+void Shard::run_posted() {
+  std::vector<std::function<void()>> tasks;
+  {
+    const std::lock_guard<std::mutex> guard(posted_mutex_);
+    tasks.swap(posted_);
+  }
+  for (auto& task : tasks)
+    task();
+}
+
+// The engine's deadlines (it may find nothing due: keep-alive deadlines
+// only move later, see Engine::next_deadline) and the shard's own timers.
+void Shard::run_timers() {
+  if (const auto deadline = engine_.next_deadline(); deadline && *deadline <= now_) {
+    engine_.handle_timeout(now_);
+    after_input();
+  }
+  while (!timers_.empty() && timers_.front().at <= now_) {
+    std::pop_heap(timers_.begin(), timers_.end(), std::greater<>{});
+    auto task = std::move(timers_.back().task);
+    timers_.pop_back();
+    task();
+  }
+}
+
+// Milliseconds until the first deadline, -1 for none. Times are whole
+// milliseconds and now_ is rounded down, so the wait never ends early.
+int Shard::wait_ms() const {
+  std::optional<mqtt::Time> next = engine_.next_deadline();
+  if (!timers_.empty() && (!next || timers_.front().at < *next)) next = timers_.front().at;
+  if (!next) return -1;
+  const auto wait = *next - broker_.now();
+  if (wait <= mqtt::Time{0}) return 0;
+  return static_cast<int>(std::min<mqtt::Time::rep>(wait.count(), 24 * 3600 * 1000));
+}
+
+void Shard::after(std::chrono::milliseconds delay, std::function<void()> task) {
+  timers_.push_back(Timer{broker_.now() + delay, timers_set_++, std::move(task)});
+  std::push_heap(timers_.begin(), timers_.end(), std::greater<>{});
+}
+
+// The other shards' statistics for shard 0's $SYS messages.
+void Shard::start_stats_timer() {
+  const auto interval = broker_.options().engine.sys_interval;
+  if (interval <= mqtt::Duration{0} || stopping_) return;
+  broker_.publish_stats(index_, engine_.stats());
+  after(std::chrono::duration_cast<std::chrono::milliseconds>(interval),
+        [this] { start_stats_timer(); });
+}
+
+void Shard::open(int fd, const std::string& peer) {
+  if (stopping_) {
+    ::close(fd);
+    broker_.release();
+    return;
+  }
+  const auto id = engine_.open(now_, peer);
+  if (!id) {
+    broker_.log(LogLevel::warning, "connection limit reached: refusing a connection");
+    ::close(fd);
+    broker_.release();
+    return;
+  }
+  add_peer(fd, *id);
+  after_input();
+}
+
+void Shard::adopt(int fd, Engine::Handoff handoff) {
+  const ConnectionId id = engine_.adopt(std::move(handoff), now_);
+  add_peer(fd, id);
+  after_input();
+}
+
+// `fd` is non-blocking already (accept4, or the shard it came from).
+void Shard::add_peer(int fd, ConnectionId id) {
+  const int on = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  if (!watch_socket(EPOLL_CTL_ADD, fd, id, false)) {
+    broker_.log(LogLevel::warning, "watching a connection: %s", std::strerror(errno));
+    ::close(fd);
+    broker_.release();
+    engine_.transport_closed(id, now_);
+    return;
+  }
+  Peer& peer = peers_[id];
+  peer.fd = fd;
+  peer.id = id;
+  broker_.log(LogLevel::debug, "connection %llu opened on thread %zu",
+              static_cast<unsigned long long>(id), index_);
+}
+
+void Shard::deliver(std::vector<Engine::Forward> forwards) {
+  for (auto& f : forwards)
+    engine_.deliver_forwarded(std::move(f), now_);
+  after_input();
+}
+
+// One read into the shared buffer, fed to the engine. False when there was
+// nothing to read, or the connection ended (it is closed then).
+bool Shard::receive_from(Peer& peer) {
+  ssize_t n = 0;
+  do {
+    n = ::recv(peer.fd, read_buffer_.data(), read_buffer_.size(), 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
+  if (n <= 0) {
+    close(peer);  // the end of the stream, or an error: transport closed
+    return false;
+  }
+  engine_.receive(peer.id, mqtt::ByteView(read_buffer_.data(), static_cast<std::size_t>(n)), now_);
+  return true;
+}
+
+// A client that ended its last connection (DISCONNECT, then close) just
+// before opening a new one: the old connection's last bytes may still wait in
+// its socket when the new CONNECT is read (sooner still when it came through
+// another thread). The engine parks the CONNECT; they are read now, so the
+// new connection never takes over a session its client already ended.
+void Shard::drain(ConnectionId id) {
+  Peer* peer = find(id);
+  while (peer != nullptr && !peer->closed && receive_from(*peer)) {
+  }
+}
+
+// After every input: hand connections and messages to other shards. The
+// output waits in the engine until the end of the turn, so the output of
+// every input in a turn goes out in one write per connection.
+void Shard::after_input() {
+  while (auto d = engine_.poll_drain()) {
+    drain(d->holder);
+    engine_.resume(d->waiting, now_);
+  }
+  if (broker_.shard_count() > 1) {
+    // One post per shard for all messages of this input, in routing order.
+    std::vector<std::vector<Engine::Forward>> batches(broker_.shard_count());
+    while (auto f = engine_.poll_forward())
+      batches[f->shard].push_back(std::move(*f));
+    for (std::size_t i = 0; i < batches.size(); ++i) {
+      if (batches[i].empty()) continue;
+      Shard* target = &broker_.shard(i);
+      // std::function needs a copyable callable: the batch rides in a shared_ptr.
+      auto batch = std::make_shared<std::vector<Engine::Forward>>(std::move(batches[i]));
+      target->post([target, batch] { target->deliver(std::move(*batch)); });
+    }
+    while (auto h = engine_.poll_handoff()) {
+      Peer* peer = find(h->id);
+      if (peer == nullptr) continue;
+      peer->closed = true;  // to this shard
+      retire(peer->id);
+      ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, peer->fd, nullptr);
+      Shard* target = &broker_.shard(h->shard);
+      auto handoff = std::make_shared<Engine::Handoff>(std::move(*h));
+      target->post([target, fd = peer->fd, handoff] { target->adopt(fd, std::move(*handoff)); });
+    }
+  }
+}
+
+// The turn's output, straight to the sockets. Closing a connection that
+// failed may queue more (a will, say): the loop takes that too.
+void Shard::flush() {
+  while (auto out = engine_.poll_output()) {
+    if (Peer* peer = find(out->id)) write(*peer, std::move(out->bytes), out->close_after);
+  }
+}
+
+// A copy of a large fan-out, written while the engine routes (it must not
+// be called back): one send, whatever the socket takes. Nothing if output
+// for this connection already waits for EPOLLOUT (it keeps its order); a
+// failed send is left to the end of the turn's flush, which closes.
+std::size_t Shard::write_through(ConnectionId id, mqtt::ByteView bytes) {
+  const Peer* peer = find(id);
+  if (peer == nullptr || peer->backlog) return 0;
+  const ssize_t n = ::send(peer->fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  return n > 0 ? static_cast<std::size_t>(n) : 0;
+}
+
+// Writes what the socket takes now; the rest waits in the peer's backlog
+// for EPOLLOUT, behind which later output queues. A client that stops
+// reading cannot make the shard hold more than output_buffer_limit bytes for
+// it: past that, it is disconnected (its QoS 1/2 messages stay in its
+// session, unacknowledged, to be resent).
+void Shard::write(Peer& peer, mqtt::Bytes bytes, bool close_after) {
+  if (peer.closed) return;
+  if (Backlog* b = peer.backlog.get()) {
+    b->bytes.insert(b->bytes.end(), bytes.begin(), bytes.end());
+    b->close_after = b->close_after || close_after;
+    blocked(peer);
+    return;
+  }
+  std::size_t sent = 0;
+  if (!send_some(peer, bytes, sent)) return;  // closed
+  if (sent < bytes.size()) {
+    peer.backlog = std::make_unique<Backlog>(Backlog{std::move(bytes), sent, close_after, false});
+    set_events(peer, true);
+    blocked(peer);
+  } else if (close_after) {
+    close(peer);
+  }
+}
+
+// EPOLLOUT: the socket takes more of the backlog.
+void Shard::write_backlog(Peer& peer) {
+  Backlog* b = peer.backlog.get();
+  if (peer.closed || b == nullptr) return;
+  if (!send_some(peer, b->bytes, b->sent)) return;
+  if (b->sent < b->bytes.size()) {
+    if (b->sent > b->bytes.size() / 2) {  // amortised: not on every partial write
+      b->bytes.erase(b->bytes.begin(), b->bytes.begin() + static_cast<long>(b->sent));
+      b->sent = 0;
+    }
+    return;
+  }
+  const bool close_after = b->close_after;
+  peer.backlog.reset();
+  set_events(peer, false);
+  if (close_after) close(peer);
+}
+
+// Sends bytes from `sent` on until done or the socket is full; false if the
+// connection failed (it is closed then).
+bool Shard::send_some(Peer& peer, const mqtt::Bytes& bytes, std::size_t& sent) {
+  while (sent < bytes.size()) {
+    const ssize_t n = ::send(peer.fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n >= 0) {
+      sent += static_cast<std::size_t>(n);
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      return true;
+    } else if (errno != EINTR) {
+      close(peer);
+      return false;
+    }
+  }
+  return true;
+}
+
+// Output waits for a client that is not reading. Past output_buffer_limit
+// it is disconnected; a connection the engine has closed gets
+// ServerOptions::closing_grace to take its last bytes (a DISCONNECT, say) and is closed
+// then, read or not, so a client that never reads cannot keep it open.
+void Shard::blocked(Peer& peer) {
+  Backlog& b = *peer.backlog;
+  if (b.size() > broker_.options().output_buffer_limit) {
+    broker_.log(LogLevel::warning,
+                "connection %llu: %zu bytes unread by its client: disconnecting it",
+                static_cast<unsigned long long>(peer.id), b.size());
+    close(peer);
+    return;
+  }
+  if (!b.close_after || b.closing_deadline) return;
+  b.closing_deadline = true;
+  after(broker_.options().closing_grace, [this, id = peer.id] {
+    Peer* late = find(id);
+    if (late == nullptr || !late->backlog) return;
+    broker_.log(LogLevel::warning,
+                "connection %llu: its client did not read its last %zu bytes: closing it",
+                static_cast<unsigned long long>(id), late->backlog->size());
+    close(*late);
+  });
+}
+
+void Shard::set_events(Peer& peer, bool want_write) {
+  watch_socket(EPOLL_CTL_MOD, peer.fd, peer.id, want_write);
+}
+
+// Adds (EPOLL_CTL_ADD) or changes (EPOLL_CTL_MOD) a socket in the epoll set:
+// readable and hung up always, writable when asked; events carry its id.
+bool Shard::watch_socket(int op, int fd, ConnectionId id, bool want_write) {
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP | (want_write ? EPOLLOUT : 0u);
+  ev.data.u64 = id;
+  return ::epoll_ctl(epoll_fd_, op, fd, &ev) == 0;
+}
+
+void Shard::close(Peer& peer) {
+  if (peer.closed) return;
+  peer.closed = true;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, peer.fd, nullptr);
+  ::shutdown(peer.fd, SHUT_RDWR);
+  ::close(peer.fd);
+  const ConnectionId id = peer.id;
+  broker_.log(LogLevel::debug, "connection %llu closed on thread %zu",
+              static_cast<unsigned long long>(id), index_);
+  broker_.release();
+  engine_.transport_closed(id, now_);
+  retire(id);
+  after_input();
+}
+
+// The entry of a peer closed or handed over goes at the end of the turn,
+// when nothing holds a reference to it any more.
+void Shard::retire(ConnectionId id) {
+  retired_.push_back(id);
+}
+
+void Shard::erase_retired() {
+  if (retired_.empty()) return;
+  for (const ConnectionId id : retired_)
+    peers_.erase(id);
+  retired_.clear();
+  if (stopping_ && peers_.empty()) running_ = false;
+}
+
+// The open peer `id`, if there is one.
+Shard::Peer* Shard::find(ConnectionId id) {
+  const auto it = peers_.find(id);
+  return it == peers_.end() || it->second.closed ? nullptr : &it->second;
+}
+
+void Shard::stop() {
+  stopping_ = true;
+  engine_.shutdown(now_);
+  after_input();
+  if (peers_.empty()) {
+    running_ = false;
+    return;
+  }
+  // Give the last DISCONNECTs a moment to leave, then stop regardless.
+  after(std::chrono::seconds(2), [this] { running_ = false; });
+}
+
+}  // namespace assay::broker::front_end

@@ -58,8 +58,18 @@ bool Broker::listen() {
           ec == asio::error::address_in_use ? "the port is in use" : ec.message().c_str());
       return false;
     }
-    log(LogLevel::info, "listening on %s:%u", l.address.c_str(), acceptor->local_endpoint().port());
-    accept(*acceptor);
+    std::shared_ptr<const TlsContext> tls;
+    if (l.tls) {
+      try {
+        tls = std::make_shared<const TlsContext>(*l.tls);
+      } catch (const std::exception& e) {
+        log(LogLevel::error, "listener %s:%u: TLS: %s", l.address.c_str(), l.port, e.what());
+        return false;
+      }
+    }
+    log(LogLevel::info, "listening on %s:%u%s", l.address.c_str(),
+        acceptor->local_endpoint().port(), tls ? " (TLS)" : "");
+    accept(*acceptor, std::move(tls));
     acceptors_.push_back(std::move(acceptor));
   }
   log(LogLevel::info, "%zu thread%s", shards_.size(), shards_.size() == 1 ? "" : "s");
@@ -69,9 +79,9 @@ bool Broker::listen() {
 // Accepts every pending connection when the listener is readable and deals
 // them to the shards in turn. Out of file descriptors (or memory), it waits
 // a moment instead of spinning on a listener that stays readable.
-void Broker::accept(tcp::acceptor& acceptor) {
-  acceptor.async_wait(tcp::acceptor::wait_read, [this,
-                                                 &acceptor](const boost::system::error_code& ec) {
+void Broker::accept(tcp::acceptor& acceptor, std::shared_ptr<const TlsContext> tls) {
+  acceptor.async_wait(tcp::acceptor::wait_read, [this, &acceptor,
+                                                 tls](const boost::system::error_code& ec) {
     if (ec) return;  // closed: shutting down
     for (;;) {
       sockaddr_storage address{};
@@ -83,8 +93,8 @@ void Broker::accept(tcp::acceptor& acceptor) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) break;
         log(LogLevel::warning, "accept: %s", std::strerror(errno));
         auto backoff = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));
-        backoff->async_wait([this, &acceptor, backoff](const boost::system::error_code& e) {
-          if (!e) accept(acceptor);
+        backoff->async_wait([this, &acceptor, backoff, tls](const boost::system::error_code& e) {
+          if (!e) accept(acceptor, tls);
         });
         return;
       }
@@ -95,9 +105,9 @@ void Broker::accept(tcp::acceptor& acceptor) {
       }
       Shard& target = *shards_[next_shard_];
       next_shard_ = (next_shard_ + 1) % shards_.size();
-      target.post([&target, fd, peer = peer_name(address)] { target.open(fd, peer); });
+      target.post([&target, fd, peer = peer_name(address), tls] { target.open(fd, peer, tls); });
     }
-    accept(acceptor);
+    accept(acceptor, tls);
   });
 }
 

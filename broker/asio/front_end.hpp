@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "assay/broker/shared_mutex_lock.hpp"
+#include "tls.hpp"
 
 namespace assay::broker::front_end {
 
@@ -74,10 +75,11 @@ class Shard {
   // The loop, on the shard's thread, until stop() has finished.
   void run();
   // A connection accepted for this shard (its file descriptor, now ours)
-  // from `peer` ("address:port").
-  void open(int fd, const std::string& peer);
-  // A connection another shard handed over with its CONNECT.
-  void adopt(int fd, Engine::Handoff handoff);
+  // from `peer` ("address:port"), by a TLS listener when `tls` is set.
+  void open(int fd, const std::string& peer, std::shared_ptr<const TlsContext> tls);
+  // A connection another shard handed over with its CONNECT (and its TLS
+  // session, if it has one).
+  void adopt(int fd, Engine::Handoff handoff, std::unique_ptr<TlsSession> tls);
   void deliver(std::vector<Engine::Forward> forwards);
   void stop();
   void start_stats_timer();
@@ -91,7 +93,7 @@ class Shard {
     bool closing_deadline = false;  // a timer will end it if its last bytes wait too long
     std::size_t size() const { return bytes.size() - sent; }
   };
-  // 24 bytes, held in peers_'s node. Output waits in the engine (its
+  // 32 bytes, held in peers_'s node. Output waits in the engine (its
   // connection's transmit buffer) until flush(), so a peer holds no buffer
   // unless its socket is full.
   struct Peer {
@@ -101,6 +103,7 @@ class Shard {
     bool closed = false;
     ConnectionId id = 0;
     std::unique_ptr<Backlog> backlog;  // set while EPOLLOUT is on
+    std::unique_ptr<TlsSession> tls;   // a TLS listener's connection
   };
   struct Timer {
     mqtt::Time at;
@@ -109,18 +112,20 @@ class Shard {
     bool operator>(const Timer& o) const { return at != o.at ? at > o.at : order > o.order; }
   };
 
-  void add_peer(int fd, ConnectionId id);
+  void add_peer(int fd, ConnectionId id, std::unique_ptr<TlsSession> tls);
   void on_socket(const epoll_event& e);
   void run_posted();
   void run_timers();
   int wait_ms() const;
   void after(std::chrono::milliseconds delay, std::function<void()> task);
   bool receive_from(Peer& peer);
+  bool receive_tls(Peer& peer, mqtt::ByteView bytes);
   void drain(ConnectionId id);
   void after_input();
   void flush();
   std::size_t write_through(ConnectionId id, mqtt::ByteView bytes);
   void write(Peer& peer, mqtt::Bytes bytes, bool close_after);
+  void write_network(Peer& peer, mqtt::Bytes bytes, bool close_after);
   void write_backlog(Peer& peer);
   bool send_some(Peer& peer, const mqtt::Bytes& bytes, std::size_t& sent);
   void blocked(Peer& peer);
@@ -136,6 +141,7 @@ class Shard {
   Engine engine_;
   mqtt::Time now_;                                     // read once per turn
   std::array<std::uint8_t, 64 * 1024> read_buffer_{};  // shared by this shard's connections
+  mqtt::Bytes tls_app_;                                // receive_tls()'s, reused
   int epoll_fd_ = -1;
   int wake_fd_ = -1;  // an eventfd in the epoll set: post() wrote to it
   std::mutex posted_mutex_;
@@ -220,7 +226,7 @@ class Broker {
   void wait_for_hangup();
 
  private:
-  void accept(tcp::acceptor& acceptor);
+  void accept(tcp::acceptor& acceptor, std::shared_ptr<const TlsContext> tls);
   void stop();
   EngineStats aggregate(const EngineStats& own);
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,9 +20,28 @@
 
 namespace assay::broker {
 
+// A TLS listener's settings (docs/broker.md, "TLS").
+struct TlsOptions {
+  std::string cert_file;  // PEM: the broker's certificate (chain)
+  std::string key_file;   // PEM: its private key
+  std::string ca_file;    // PEM: the CAs that client certificates must come from
+  // Whether clients are asked for a certificate: not at all, optionally
+  // (one that is sent must verify), or required (the handshake fails
+  // without one). optional and required need ca_file.
+  enum class ClientCertificates { none, optional, required };
+  ClientCertificates client_certificates = ClientCertificates::none;
+  // A verified client certificate's name as the user name, replacing the
+  // CONNECT's and needing no password: its subject's CN, or its first
+  // DNS, e-mail or URI subject alternative name.
+  enum class CertificateName { none, cn, san };
+  CertificateName username_from_certificate = CertificateName::none;
+  bool tls_1_3_only = false;  // else TLS 1.2 and 1.3
+};
+
 struct Listener {
   std::string address = "127.0.0.1";
   std::uint16_t port = 1883;
+  std::optional<TlsOptions> tls;  // plain TCP without
 };
 
 enum class LogLevel { error = 0, warning = 1, info = 2, debug = 3 };

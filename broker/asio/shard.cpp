@@ -148,7 +148,7 @@ void Shard::start_stats_timer() {
         [this] { start_stats_timer(); });
 }
 
-void Shard::open(int fd, const std::string& peer) {
+void Shard::open(int fd, const std::string& peer, std::shared_ptr<const TlsContext> tls) {
   if (stopping_) {
     ::close(fd);
     broker_.release();
@@ -161,18 +161,30 @@ void Shard::open(int fd, const std::string& peer) {
     broker_.release();
     return;
   }
-  add_peer(fd, *id);
+  std::unique_ptr<TlsSession> session;
+  if (tls) {
+    try {
+      session = std::make_unique<TlsSession>(std::move(tls));
+    } catch (const std::exception& e) {
+      broker_.log(LogLevel::warning, "%s: %s", peer.c_str(), e.what());
+      ::close(fd);
+      broker_.release();
+      engine_.transport_closed(*id, now_);
+      return;
+    }
+  }
+  add_peer(fd, *id, std::move(session));
   after_input();
 }
 
-void Shard::adopt(int fd, Engine::Handoff handoff) {
+void Shard::adopt(int fd, Engine::Handoff handoff, std::unique_ptr<TlsSession> tls) {
   const ConnectionId id = engine_.adopt(std::move(handoff), now_);
-  add_peer(fd, id);
+  add_peer(fd, id, std::move(tls));
   after_input();
 }
 
 // `fd` is non-blocking already (accept4, or the shard it came from).
-void Shard::add_peer(int fd, ConnectionId id) {
+void Shard::add_peer(int fd, ConnectionId id, std::unique_ptr<TlsSession> tls) {
   const int on = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
   if (!watch_socket(EPOLL_CTL_ADD, fd, id, false)) {
@@ -185,6 +197,7 @@ void Shard::add_peer(int fd, ConnectionId id) {
   Peer& peer = peers_[id];
   peer.fd = fd;
   peer.id = id;
+  peer.tls = std::move(tls);
   broker_.log(LogLevel::debug, "connection %llu opened on thread %zu",
               static_cast<unsigned long long>(id), index_);
 }
@@ -207,7 +220,45 @@ bool Shard::receive_from(Peer& peer) {
     close(peer);  // the end of the stream, or an error: transport closed
     return false;
   }
-  engine_.receive(peer.id, mqtt::ByteView(read_buffer_.data(), static_cast<std::size_t>(n)), now_);
+  const mqtt::ByteView bytes(read_buffer_.data(), static_cast<std::size_t>(n));
+  if (peer.tls) return receive_tls(peer, bytes);
+  engine_.receive(peer.id, bytes, now_);
+  return true;
+}
+
+// Network bytes of a TLS connection: handshake replies go out now, and the
+// decrypted bytes to the engine once it knows the certificate's identity.
+bool Shard::receive_tls(Peer& peer, mqtt::ByteView bytes) {
+  TlsSession& tls = *peer.tls;
+  tls_app_.clear();
+  mqtt::Bytes net;
+  const TlsSession::Result r = tls.receive(bytes, tls_app_, net);
+  if (!net.empty()) write_network(peer, std::move(net), false);
+  if (peer.closed) return false;
+  if (r != TlsSession::Result::ok) {
+    if (r == TlsSession::Result::failed) {
+      broker_.log(LogLevel::info, "connection %llu: TLS: %s",
+                  static_cast<unsigned long long>(peer.id), tls.error().c_str());
+    }
+    close(peer);
+    return false;
+  }
+  if (!tls.identity_checked && tls.established()) {
+    tls.identity_checked = true;
+    if (tls.identity_wanted() && tls.has_certificate()) {
+      std::string identity = tls.identity();
+      if (identity.empty()) {
+        broker_.log(LogLevel::warning,
+                    "connection %llu: its client certificate has no name to use as the user "
+                    "name: closing it",
+                    static_cast<unsigned long long>(peer.id));
+        close(peer);
+        return false;
+      }
+      engine_.set_identity(peer.id, std::move(identity));
+    }
+  }
+  if (!tls_app_.empty()) engine_.receive(peer.id, tls_app_, now_);
   return true;
 }
 
@@ -250,7 +301,11 @@ void Shard::after_input() {
       ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, peer->fd, nullptr);
       Shard* target = &broker_.shard(h->shard);
       auto handoff = std::make_shared<Engine::Handoff>(std::move(*h));
-      target->post([target, fd = peer->fd, handoff] { target->adopt(fd, std::move(*handoff)); });
+      // std::function needs a copyable callable: the TLS session rides in a shared_ptr.
+      auto tls = std::make_shared<std::unique_ptr<TlsSession>>(std::move(peer->tls));
+      target->post([target, fd = peer->fd, handoff, tls] {
+        target->adopt(fd, std::move(*handoff), std::move(*tls));
+      });
     }
   }
 }
@@ -269,7 +324,7 @@ void Shard::flush() {
 // failed send is left to the end of the turn's flush, which closes.
 std::size_t Shard::write_through(ConnectionId id, mqtt::ByteView bytes) {
   const Peer* peer = find(id);
-  if (peer == nullptr || peer->backlog) return 0;
+  if (peer == nullptr || peer->backlog || peer->tls) return 0;  // TLS: encrypted at flush
   const ssize_t n = ::send(peer->fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
   return n > 0 ? static_cast<std::size_t>(n) : 0;
 }
@@ -280,6 +335,23 @@ std::size_t Shard::write_through(ConnectionId id, mqtt::ByteView bytes) {
 // it: past that, it is disconnected (its QoS 1/2 messages stay in its
 // session, unacknowledged, to be resent).
 void Shard::write(Peer& peer, mqtt::Bytes bytes, bool close_after) {
+  if (peer.closed) return;
+  if (peer.tls) {
+    mqtt::Bytes net;
+    if (peer.tls->send(bytes, net) != TlsSession::Result::ok) {
+      broker_.log(LogLevel::info, "connection %llu: TLS: %s",
+                  static_cast<unsigned long long>(peer.id), peer.tls->error().c_str());
+      close(peer);
+      return;
+    }
+    if (close_after) peer.tls->close(net);
+    bytes = std::move(net);
+  }
+  write_network(peer, std::move(bytes), close_after);
+}
+
+// Bytes as they go on the wire (a TLS connection's encrypted already).
+void Shard::write_network(Peer& peer, mqtt::Bytes bytes, bool close_after) {
   if (peer.closed) return;
   if (Backlog* b = peer.backlog.get()) {
     b->bytes.insert(b->bytes.end(), bytes.begin(), bytes.end());

@@ -67,6 +67,12 @@ std::optional<ConnectionId> Engine::open(Time now, std::string_view peer) {
   return id;
 }
 
+void Engine::set_identity(ConnectionId id, std::string identity) {
+  const auto it = links_.find(id);
+  if (it == links_.end() || identity.empty()) return;
+  it->second.identity = std::make_unique<std::string>(std::move(identity));
+}
+
 void Engine::receive(ConnectionId id, ByteView bytes, Time now) {
   const auto it = links_.find(id);
   if (it == links_.end()) return;
@@ -224,6 +230,9 @@ ConnectionId Engine::adopt(Handoff handoff, Time now) {
   const ConnectionId id = next_id_++;
   Link& l = links_.try_emplace(id, id, std::move(*handoff.connection)).first->second;
   l.peer = std::move(handoff.peer);
+  if (!handoff.identity.empty()) {
+    l.identity = std::make_unique<std::string>(std::move(handoff.identity));
+  }
   on_connect(l, handoff.connect, now);
   schedule(l);
   process(now);
@@ -237,6 +246,7 @@ void Engine::handoff(Link& link, const Connect& connect) {
   h.connection = std::make_unique<Connection>(std::move(link.conn));
   h.connect = connect;
   h.peer = link.peer;
+  if (link.identity) h.identity = *link.identity;
   link.to(Stage::handed_off);
   handoffs_.push_back(std::move(h));
 }

@@ -228,6 +228,7 @@ struct Engine::Link {
   Connection conn;
   std::unique_ptr<std::string> username;  // of the accepted CONNECT, if it had one
   std::string peer;                       // as given to open(), for the Authenticator
+  std::unique_ptr<std::string> identity;  // as given to set_identity(), if it was
   Stage stage = Stage::fresh;             // changed only by to()
   // Not stages: where the link is queued and what it owes, in any stage.
   bool in_work = false;   // queued in work_

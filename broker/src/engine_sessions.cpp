@@ -40,14 +40,20 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
   if (c.properties.contains(PropertyId::authentication_method)) {
     return refuse(ReasonCode::bad_authentication_method);  // [MQTT-4.12.0-1]
   }
-  if (const ReasonCode rc = config_.authenticator->authenticate(c, ConnectContext{link.peer, now});
+  // A verified certificate's identity is the user name (TLS listeners
+  // with use_identity_as_username).
+  const std::optional<std::string> username =
+      link.identity ? std::optional<std::string>(*link.identity) : c.username;
+  ConnectContext context{link.peer, now, {}};
+  if (link.identity) context.certificate_identity = *link.identity;
+  if (const ReasonCode rc = config_.authenticator->authenticate(c, context);
       rc != ReasonCode::success) {
     return refuse(rc);
   }
   if (c.will) {
     // A Will is a publish of its client's: checked now and when it fires,
     // and never to $SYS (EMQX #8978).
-    const Principal who = principal_of(client_id, c.username ? &*c.username : nullptr);
+    const Principal who = principal_of(client_id, username ? &*username : nullptr);
     if (c.will->topic.starts_with("$SYS/") ||
         !config_.authorizer->may_publish(who, c.will->topic)) {
       return refuse(ReasonCode::not_authorized);
@@ -126,8 +132,8 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
   s.version = c.version;
   s.link = link.id;
   set_shared_online(s, true);
-  if (c.username) link.username = std::make_unique<std::string>(*c.username);
-  s.username = c.username;
+  if (username) link.username = std::make_unique<std::string>(*username);
+  s.username = username;
   if (!s.session) s.session = std::make_unique<Session>(client_id, config_.session_limits);
   s.session->set_expiry_interval(expiry);
 

@@ -5,6 +5,8 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <utility>
+#include <vector>
 
 namespace assay::tools {
 
@@ -37,6 +39,61 @@ std::string string(const json& v, const std::string& key) {
   return v.get<std::string>();
 }
 
+// One of `names`, given as a string: the value it stands for.
+template <class E>
+E choice(const json& v, const std::string& key,
+         const std::vector<std::pair<const char*, E>>& names) {
+  const std::string s = string(v, key);
+  std::string all;
+  for (const auto& [name, value] : names) {
+    if (s == name) return value;
+    if (!all.empty()) all += ", ";
+    all += name;
+  }
+  throw ConfigError{"\"" + key + "\": must be one of " + all};
+}
+
+broker::TlsOptions tls_options(const json& v, const std::string& key) {
+  using Clients = broker::TlsOptions::ClientCertificates;
+  using Name = broker::TlsOptions::CertificateName;
+  if (!v.is_object()) throw ConfigError{"\"" + key + "\": must be an object"};
+  broker::TlsOptions t;
+  for (const auto& [k, value] : v.items()) {
+    const std::string path = key + "." + k;
+    if (k == "cert_file") {
+      t.cert_file = string(value, path);
+    } else if (k == "key_file") {
+      t.key_file = string(value, path);
+    } else if (k == "ca_file") {
+      t.ca_file = string(value, path);
+    } else if (k == "client_certificates") {
+      t.client_certificates = choice<Clients>(value, path,
+                                              {{"none", Clients::none},
+                                               {"optional", Clients::optional},
+                                               {"required", Clients::required}});
+    } else if (k == "username_from_certificate") {
+      t.username_from_certificate =
+          choice<Name>(value, path, {{"none", Name::none}, {"cn", Name::cn}, {"san", Name::san}});
+    } else if (k == "min_version") {
+      t.tls_1_3_only = choice<bool>(value, path, {{"1.2", false}, {"1.3", true}});
+    } else {
+      throw ConfigError{"unknown key \"" + path + "\""};
+    }
+  }
+  if (t.cert_file.empty() || t.key_file.empty()) {
+    throw ConfigError{"\"" + key + "\": needs cert_file and key_file"};
+  }
+  if (t.client_certificates != Clients::none && t.ca_file.empty()) {
+    throw ConfigError{"\"" + key + ".client_certificates\": needs ca_file to verify them"};
+  }
+  if (t.username_from_certificate != Name::none && t.client_certificates == Clients::none) {
+    throw ConfigError{"\"" + key +
+                      ".username_from_certificate\": needs client_certificates optional or "
+                      "required"};
+  }
+  return t;
+}
+
 broker::Listener listener(const json& v, const std::string& key) {
   if (!v.is_object()) throw ConfigError{"\"" + key + "\": must be an object"};
   broker::Listener l;
@@ -46,6 +103,8 @@ broker::Listener listener(const json& v, const std::string& key) {
       l.address = string(value, path);
     } else if (k == "port") {
       l.port = integer<std::uint16_t>(value, path, 0, 65535);
+    } else if (k == "tls") {
+      l.tls = tls_options(value, path);
     } else {
       throw ConfigError{"unknown key \"" + path + "\""};
     }

@@ -178,6 +178,16 @@ void FileSecurity::succeeded(std::string_view peer) {
 ReasonCode FileSecurity::authenticate(const mqtt::Connect& c, const ConnectContext& context) {
   const std::string from = context.peer.empty() ? "" : " from " + std::string(context.peer);
   const std::string who = "client \"" + c.client_id + "\"";
+  if (!context.certificate_identity.empty()) {
+    // The TLS handshake verified the certificate against the listener's CA.
+    if (log_) {
+      std::string line = "login: user \"";
+      line.append(context.certificate_identity).append("\" (client certificate), ");
+      line.append(who).append(from);
+      log_(Severity::info, line);
+    }
+    return ReasonCode::success;
+  }
   if (!c.username) {
     if (c.password) {
       // 5.0 allows a password alone; nothing here could check it.

@@ -112,6 +112,46 @@ TEST(BrokerConfig, AnonymousDefaultsToLoopbackOnly) {
   EXPECT_FALSE(is_loopback("::"));
 }
 
+TEST(BrokerConfig, TlsListeners) {
+  using Clients = broker::TlsOptions::ClientCertificates;
+  using Name = broker::TlsOptions::CertificateName;
+  BrokerConfig o;
+  ASSERT_EQ(apply(R"({"listeners": [{"port": 1883},
+      {"port": 8883, "tls": {"cert_file": "s.pem", "key_file": "s.key", "ca_file": "ca.pem",
+                             "client_certificates": "required",
+                             "username_from_certificate": "san", "min_version": "1.3"}}]})",
+                  o),
+            "");
+  ASSERT_EQ(o.server.listeners.size(), 2u);
+  EXPECT_FALSE(o.server.listeners[0].tls);
+  ASSERT_TRUE(o.server.listeners[1].tls);
+  const broker::TlsOptions& t = *o.server.listeners[1].tls;
+  EXPECT_EQ(t.cert_file, "s.pem");
+  EXPECT_EQ(t.key_file, "s.key");
+  EXPECT_EQ(t.ca_file, "ca.pem");
+  EXPECT_EQ(t.client_certificates, Clients::required);
+  EXPECT_EQ(t.username_from_certificate, Name::san);
+  EXPECT_TRUE(t.tls_1_3_only);
+
+  EXPECT_EQ(apply(R"({"listeners": [{"tls": {"cert_file": "s.pem"}}]})", o),
+            "\"listeners[0].tls\": needs cert_file and key_file");
+  EXPECT_EQ(apply(R"({"listeners": [{"tls": {"cert_file": "c", "key_file": "k",
+                                              "client_certificates": "optional"}}]})",
+                  o),
+            "\"listeners[0].tls.client_certificates\": needs ca_file to verify them");
+  EXPECT_EQ(apply(R"({"listeners": [{"tls": {"cert_file": "c", "key_file": "k",
+                                              "username_from_certificate": "cn"}}]})",
+                  o),
+            "\"listeners[0].tls.username_from_certificate\": needs client_certificates "
+            "optional or required");
+  EXPECT_EQ(apply(R"({"listeners": [{"tls": {"cert_file": "c", "key_file": "k",
+                                              "min_version": "1.1"}}]})",
+                  o),
+            "\"listeners[0].tls.min_version\": must be one of 1.2, 1.3");
+  EXPECT_EQ(apply(R"({"listeners": [{"tls": {"certfile": "c"}}]})", o),
+            "unknown key \"listeners[0].tls.certfile\"");
+}
+
 TEST(BrokerConfig, ErrorsNameTheKey) {
   BrokerConfig o;
   EXPECT_EQ(apply(R"({"prot": 1883})", o), "unknown key \"prot\"");

@@ -25,6 +25,10 @@ struct Principal {
 struct ConnectContext {
   std::string_view peer;  // "address:port"; empty when the driver has none
   mqtt::Time now{0};
+  // The identity of a client certificate the TLS handshake verified, when
+  // its listener uses it as the user name (Engine::set_identity); empty
+  // otherwise. It replaces the CONNECT's user name and needs no password.
+  std::string_view certificate_identity;
 };
 
 class Authenticator {

@@ -181,6 +181,11 @@ class Engine {
   // driver closes it at once). `peer` ("address:port") is what the
   // Authenticator sees (failures are counted per address) and is kept for it.
   std::optional<ConnectionId> open(mqtt::Time now, std::string_view peer = {});
+  // The user name a verified client certificate gives connection `id`
+  // (TLS, a listener with use_identity_as_username): its CONNECT's user
+  // name is replaced by it and needs no password (ConnectContext). Before
+  // the CONNECT is received.
+  void set_identity(ConnectionId id, std::string identity);
   void receive(ConnectionId id, mqtt::ByteView bytes, mqtt::Time now);
   void transport_closed(ConnectionId id, mqtt::Time now);
   void handle_timeout(mqtt::Time now);
@@ -222,7 +227,8 @@ class Engine {
     std::size_t shard = 0;
     std::unique_ptr<mqtt::Connection> connection;  // the CONNECT polled, later packets not
     mqtt::Connect connect;
-    std::string peer;  // as given to open()
+    std::string peer;      // as given to open()
+    std::string identity;  // as given to set_identity()
   };
   std::optional<Handoff> poll_handoff();
 

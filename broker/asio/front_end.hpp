@@ -22,6 +22,7 @@
 #include <boost/asio.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <functional>
@@ -115,8 +116,10 @@ class Shard {
   void add_peer(int fd, ConnectionId id, std::unique_ptr<TlsSession> tls);
   void on_socket(const epoll_event& e);
   void run_posted();
+  void loop();
   void run_timers();
   int wait_ms() const;
+  std::optional<mqtt::Time> store_flush_due() const;
   void after(std::chrono::milliseconds delay, std::function<void()> task);
   bool receive_from(Peer& peer);
   bool receive_tls(Peer& peer, mqtt::ByteView bytes);

@@ -66,6 +66,15 @@ struct ServerOptions {
   // Called on the main thread when the broker gets SIGHUP (to read the
   // password and ACL files again); without it SIGHUP is logged and ignored.
   std::function<void()> on_hangup;
+  // A store that reaches the disk later than the engine's sync() (a
+  // FileStore under the interval policy): the engine thread calls
+  // store_flush() when store_flush_due() has come, and once at the end.
+  std::function<std::optional<std::chrono::steady_clock::time_point>()> store_flush_due;
+  std::function<void()> store_flush;
+  // With a store: called once per loop turn before the turn's output is
+  // written (group commit); and then no copy of a message is written to a
+  // subscriber before the store has it (no write-through).
+  std::function<void()> store_commit;
 };
 
 // Runs the broker until SIGINT/SIGTERM (5.0 clients get DISCONNECT 0x8B).

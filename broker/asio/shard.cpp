@@ -31,9 +31,11 @@ Shard::Shard(Broker& broker, std::size_t index, EngineConfig config, Sharding sh
     ::close(epoll_fd_);
     throw std::system_error(error, std::generic_category(), "eventfd");
   }
-  engine_.set_write_through(
-      [this](ConnectionId id, mqtt::ByteView bytes) { return write_through(id, bytes); },
-      write_through_copies);
+  if (!broker.options().store_commit) {
+    engine_.set_write_through(
+        [this](ConnectionId id, mqtt::ByteView bytes) { return write_through(id, bytes); },
+        write_through_copies);
+  }
 }
 
 Shard::~Shard() {
@@ -62,7 +64,21 @@ void Shard::post(std::function<void()> task) {
 // busy client cannot starve the others) or write on it; run what was posted
 // and what is due; then the output of all of it leaves in one flush(), one
 // write per connection.
+//
+// An exception out of the engine (a store that cannot write throws from its
+// sync(), before the input's acknowledgements could leave) ends the process
+// at once: none of that input's output may go out, and nothing after it
+// could be kept.
 void Shard::run() {
+  try {
+    loop();
+  } catch (const std::exception& e) {
+    broker_.log(LogLevel::error, "thread %zu: %s: stopping the broker now", index_, e.what());
+    std::_Exit(1);
+  }
+}
+
+void Shard::loop() {
   std::array<epoll_event, 256> events;
   while (running_) {
     const int n =
@@ -78,6 +94,7 @@ void Shard::run() {
     flush();
     erase_retired();
   }
+  if (broker_.options().store_flush) broker_.options().store_flush();
 }
 
 void Shard::on_socket(const epoll_event& e) {
@@ -115,6 +132,7 @@ void Shard::run_timers() {
     engine_.handle_timeout(now_);
     after_input();
   }
+  if (const auto due = store_flush_due(); due && *due <= now_) broker_.options().store_flush();
   while (!timers_.empty() && timers_.front().at <= now_) {
     std::pop_heap(timers_.begin(), timers_.end(), std::greater<>{});
     auto task = std::move(timers_.back().task);
@@ -128,10 +146,22 @@ void Shard::run_timers() {
 int Shard::wait_ms() const {
   std::optional<mqtt::Time> next = engine_.next_deadline();
   if (!timers_.empty() && (!next || timers_.front().at < *next)) next = timers_.front().at;
+  if (const auto due = store_flush_due(); due && (!next || *due < *next)) next = due;
   if (!next) return -1;
   const auto wait = *next - broker_.now();
   if (wait <= mqtt::Time{0}) return 0;
   return static_cast<int>(std::min<mqtt::Time::rep>(wait.count(), 24 * 3600 * 1000));
+}
+
+// When the store wants its written data flushed to the disk, on the
+// broker's clock (ServerOptions::store_flush_due).
+std::optional<mqtt::Time> Shard::store_flush_due() const {
+  const auto& due = broker_.options().store_flush_due;
+  if (!due) return std::nullopt;
+  const auto at = due();
+  if (!at) return std::nullopt;
+  if (*at <= broker_.start()) return mqtt::Time{0};
+  return std::chrono::duration_cast<mqtt::Time>(*at - broker_.start());
 }
 
 void Shard::after(std::chrono::milliseconds delay, std::function<void()> task) {
@@ -313,6 +343,7 @@ void Shard::after_input() {
 // The turn's output, straight to the sockets. Closing a connection that
 // failed may queue more (a will, say): the loop takes that too.
 void Shard::flush() {
+  if (broker_.options().store_commit) broker_.options().store_commit();  // before any of it leaves
   while (auto out = engine_.poll_output()) {
     if (Peer* peer = find(out->id)) write(*peer, std::move(out->bytes), out->close_after);
   }

@@ -473,6 +473,26 @@ TEST_F(FileStoreTest, TheSyncPolicyDecidesWhenTheDiskIsWaitedFor) {
   EXPECT_FALSE(store.flush_due());
 }
 
+// Group commit: the syncs of one loop turn's inputs write, and the turn's
+// commit waits for the disk once for all of them; a commit with nothing new
+// does not wait.
+TEST_F(FileStoreTest, GroupCommitWaitsOncePerCommit) {
+  FileStore::Options o;
+  o.group_commit = true;
+  FileStore store(log, o);
+  const std::size_t before = store.datasyncs();
+  for (int i = 0; i < 3; ++i) {
+    store.put_session("c" + std::to_string(i), bytes("x"));
+    store.sync();
+  }
+  EXPECT_EQ(store.datasyncs(), before);
+  EXPECT_EQ(store.unwritten_bytes(), 0u);  // written to the file, not yet waited for
+  store.commit();
+  EXPECT_EQ(store.datasyncs(), before + 1);
+  store.commit();
+  EXPECT_EQ(store.datasyncs(), before + 1);
+}
+
 // The engine over a FileStore: a QoS 1 and a QoS 2 message acknowledged to
 // their publisher while the subscriber was offline, and a retained message,
 // are in the file when the acknowledgements leave. A copy of the file taken

@@ -56,6 +56,38 @@ std::shared_ptr<broker::security::FileSecurity> open_security(const BrokerConfig
   return std::get<std::shared_ptr<broker::security::FileSecurity>>(opened);
 }
 
+// The log of sessions and retained messages, recovered; nothing when
+// persistence is off. The engine that uses a store runs alone: more threads
+// asked for are an error. Exits 2 naming the file when it cannot be used.
+std::shared_ptr<broker::FileStore> open_store(BrokerConfig& c) {
+  if (c.persistence_file.empty()) return nullptr;
+  broker::ServerOptions& o = c.server;
+  if (o.threads > 1) {
+    std::cerr << "assay broker: persistence_file needs one engine thread (threads 1), not "
+              << o.threads << '\n';
+    throw CLI::RuntimeError(2);
+  }
+  o.threads = 1;
+  std::shared_ptr<broker::FileStore> store;
+  broker::FileStoreOptions options = c.persistence;
+  options.group_commit = true;  // the front end commits once per loop turn
+  try {
+    store = std::make_shared<broker::FileStore>(c.persistence_file, options);
+  } catch (const std::exception& e) {
+    std::cerr << "assay broker: persistence_file: " << e.what() << '\n';
+    throw CLI::RuntimeError(2);
+  }
+  const broker::FileStore::Recovery& r = store->recovery();
+  std::string line = "persistence: ";
+  line.append(c.persistence_file).append(": ").append(r.summary());
+  broker::write_log(r.bytes_cut > 0 ? broker::LogLevel::warning : broker::LogLevel::info, line);
+  o.engine.store = store;
+  o.store_flush_due = [store] { return store->flush_due(); };
+  o.store_flush = [store] { store->flush(); };
+  o.store_commit = [store] { store->commit(); };
+  return store;
+}
+
 }  // namespace
 
 void add_broker_command(CLI::App& app) {
@@ -108,6 +140,7 @@ void add_broker_command(CLI::App& app) {
       options.engine.authorizer = security;
       options.on_hangup = [security] { security->reload(); };
     }
+    const std::shared_ptr<broker::FileStore> store = open_store(config_file);
     const int code = broker::run_server(options);
     if (code != 0) throw CLI::RuntimeError(code);
   });

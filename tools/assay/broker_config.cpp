@@ -126,6 +126,23 @@ std::map<std::string, Setter> setters(BrokerConfig& c) {
          c.password_file = string(v, k);
          if (c.password_file.empty()) throw ConfigError{"\"" + k + "\": must name a file"};
        }},
+      {"persistence_file",
+       [&](const json& v, const std::string& k) {
+         c.persistence_file = string(v, k);
+         if (c.persistence_file.empty()) throw ConfigError{"\"" + k + "\": must name a file"};
+       }},
+      {"persistence_sync",
+       [&](const json& v, const std::string& k) {
+         c.persistence.sync =
+             choice<broker::SyncPolicy>(v, k,
+                                        {{"every", broker::SyncPolicy::every},
+                                         {"interval", broker::SyncPolicy::interval},
+                                         {"never", broker::SyncPolicy::never}});
+       }},
+      {"persistence_sync_interval",
+       [&](const json& v, const std::string& k) {
+         c.persistence.interval = std::chrono::milliseconds(integer<int>(v, k, 1, 3'600'000));
+       }},
       {"acl_file",
        [&](const json& v, const std::string& k) {
          c.acl_file = string(v, k);

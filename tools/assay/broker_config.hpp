@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "assay/broker/file_store.hpp"
 #include "assay/broker/security/file_security.hpp"
 #include "server.hpp"
 
@@ -19,6 +20,8 @@ struct BrokerConfig {
   // Unset: anonymous clients are let in only when there is no password file
   // and every listener is on a loopback address (anonymous_default()).
   std::optional<bool> allow_anonymous;
+  std::string persistence_file;  // empty: nothing survives a restart
+  broker::FileStoreOptions persistence;
 
   bool anonymous_default() const;
   broker::security::SecurityOptions security() const;

@@ -275,7 +275,7 @@ void FileStore::sync() {
     if (!undurable_) return;
     const auto now = Clock::now();
     const bool due =
-        options_.sync == SyncPolicy::every ||
+        (options_.sync == SyncPolicy::every && !options_.group_commit) ||
         (options_.sync == SyncPolicy::interval && now - last_datasync_ >= options_.interval);
     if (due) {
       datasync(fd_, path_);
@@ -304,6 +304,10 @@ void FileStore::flush() {
     failed_ = true;
     throw;
   }
+}
+
+void FileStore::commit() {
+  if (options_.sync == SyncPolicy::every && options_.group_commit) flush();
 }
 
 void FileStore::compact() {

@@ -31,7 +31,8 @@ TEST(BrokerConfig, AppliesEveryKey) {
                        "queue_qos0_offline": true, "max_retained_messages": 9,
                        "max_topic_levels": 12, "sys_interval": 0, "connect_timeout": 4,
                        "allow_anonymous": true, "password_file": "/etc/assay/passwd",
-                       "acl_file": "/etc/assay/acl"})";
+                       "acl_file": "/etc/assay/acl", "persistence_file": "/var/lib/assay/log",
+                       "persistence_sync": "interval", "persistence_sync_interval": 50})";
   // The test covers every key there is: a new key fails it until it is here.
   const json parsed = json::parse(text);
   std::vector<std::string> given;
@@ -45,6 +46,9 @@ TEST(BrokerConfig, AppliesEveryKey) {
   EXPECT_EQ(c.allow_anonymous, true);
   EXPECT_EQ(c.password_file, "/etc/assay/passwd");
   EXPECT_EQ(c.acl_file, "/etc/assay/acl");
+  EXPECT_EQ(c.persistence_file, "/var/lib/assay/log");
+  EXPECT_EQ(c.persistence.sync, broker::SyncPolicy::interval);
+  EXPECT_EQ(c.persistence.interval, std::chrono::milliseconds(50));
   const broker::ServerOptions& o = c.server;
   ASSERT_EQ(o.listeners.size(), 2u);
   EXPECT_EQ(o.listeners[0].address, "0.0.0.0");
@@ -167,6 +171,9 @@ TEST(BrokerConfig, ErrorsNameTheKey) {
   EXPECT_EQ(apply(R"([1, 2])", o), "the configuration must be a JSON object");
   EXPECT_EQ(apply(R"({"password_file": ""})", o), "\"password_file\": must name a file");
   EXPECT_EQ(apply(R"({"acl_file": 7})", o), "\"acl_file\": must be a string");
+  EXPECT_EQ(apply(R"({"persistence_sync": "always"})", o),
+            "\"persistence_sync\": must be one of every, interval, never");
+  EXPECT_EQ(apply(R"({"persistence_file": ""})", o), "\"persistence_file\": must name a file");
   EXPECT_EQ(apply(R"({"allow_anonymous": "yes"})", o),
             "\"allow_anonymous\": must be true or false");
 }

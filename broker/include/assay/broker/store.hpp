@@ -22,7 +22,9 @@ class Store {
   virtual void erase_session(const std::string& client_id) = 0;
   virtual void put_retained(const std::string& topic, mqtt::Bytes record) = 0;
   virtual void erase_retained(const std::string& topic) = 0;
-  // Everything written before it is durable once it returns.
+  // Everything written before it is durable once it returns, or (a store
+  // with group commit) once its driver's commit, which comes before any
+  // output of the inputs synced can leave.
   virtual void sync() = 0;
 
   struct Contents {

@@ -38,6 +38,11 @@ enum class SyncPolicy {
 struct FileStoreOptions {
   SyncPolicy sync = SyncPolicy::every;
   std::chrono::milliseconds interval{1000};
+  // Group commit, for a driver that holds every input's output until the
+  // end of its loop turn: under `every`, sync() only writes, and commit(),
+  // which the driver calls before any of that output leaves, waits for the
+  // disk once for all the inputs of the turn.
+  bool group_commit = false;
   // The log is rewritten as a snapshot when it is bigger than compact_ratio
   // times the snapshot plus compact_slack bytes, which keeps the rewriting
   // to a fraction of the appending however the records churn.
@@ -82,6 +87,9 @@ class FileStore final : public Store {
   // Writes everything and waits for the disk now, whatever the policy: for
   // a clean shutdown, and for the timer of the interval policy.
   void flush();
+  // Under `every` with group_commit: waits for the disk if anything was
+  // written since the last commit. Nothing otherwise.
+  void commit();
   // Rewrites the log as a snapshot of the live records now.
   void compact();
   // Under the interval policy, when flush() is due so that written data

@@ -265,14 +265,6 @@ bool Shard::receive_tls(Peer& peer, mqtt::ByteView bytes) {
   const TlsSession::Result r = tls.receive(bytes, tls_app_, net);
   if (!net.empty()) write_network(peer, std::move(net), false);
   if (peer.closed) return false;
-  if (r != TlsSession::Result::ok) {
-    if (r == TlsSession::Result::failed) {
-      broker_.log(LogLevel::info, "connection %llu: TLS: %s",
-                  static_cast<unsigned long long>(peer.id), tls.error().c_str());
-    }
-    close(peer);
-    return false;
-  }
   if (!tls.identity_checked && tls.established()) {
     tls.identity_checked = true;
     if (tls.identity_wanted() && tls.has_certificate()) {
@@ -288,8 +280,17 @@ bool Shard::receive_tls(Peer& peer, mqtt::ByteView bytes) {
       engine_.set_identity(peer.id, std::move(identity));
     }
   }
+  // What was decrypted before a close_notify or a failure is the client's
+  // too: a PUBACK and a DISCONNECT often come in one read with the
+  // close_notify after them.
   if (!tls_app_.empty()) engine_.receive(peer.id, tls_app_, now_);
-  return true;
+  if (r == TlsSession::Result::ok) return true;
+  if (r == TlsSession::Result::failed) {
+    broker_.log(LogLevel::info, "connection %llu: TLS: %s",
+                static_cast<unsigned long long>(peer.id), tls.error().c_str());
+  }
+  close(peer);
+  return false;
 }
 
 // A client that ended its last connection (DISCONNECT, then close) just

@@ -186,6 +186,8 @@ class Routing {
     std::uint64_t incarnation = 0;
     bool online = false;  // its session has a connection
     Congestion congested;
+    // Its session's, for the Authorizer's may_read() when a member is chosen.
+    std::optional<std::string> username;
   };
   struct Retained {
     Publish message;

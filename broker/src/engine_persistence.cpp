@@ -247,7 +247,8 @@ void Engine::restore(Time now) {
       if (shared) {
         routing_.shared.insert(shared->filter, std::string(shared->share_name) + '\0' + client_id,
                                Routing::SharedEntry{std::string(shared->share_name), client_id, sub,
-                                                    0, s->incarnation, false, nullptr});
+                                                    0, s->incarnation, false, nullptr,
+                                                    s->username});
       } else {
         routing_.subscriptions.insert(filter, client_id,
                                       Routing::Entry{sub, 0, s->incarnation, nullptr});

@@ -68,10 +68,16 @@ std::size_t Engine::route(const Publish& message, const std::string& publisher, 
     targets.resize(out);
   }
   // Shared subscriptions: one subscriber per group, in turn, preferring
-  // connected ones (docs/broker.md).
+  // connected ones, among the members that may read the topic (a member the
+  // ACL keeps from it is passed over, not given a copy to drop).
   if (!routing_.shared.empty()) {
     std::map<std::string, std::vector<const Routing::SharedEntry*>> groups;
     routing_.shared.match(message.topic, [&](const std::string&, const Routing::SharedEntry& e) {
+      if (reads_checked_ &&
+          !config_.authorizer->may_read(
+              principal_of(e.client_id, e.username ? &*e.username : nullptr), message.topic)) {
+        return;
+      }
       groups[e.group].push_back(&e);
     });
     for (auto& [group, entries] : groups) {

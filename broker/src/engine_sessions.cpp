@@ -131,9 +131,9 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
   s.expiry_interval = expiry;
   s.version = c.version;
   s.link = link.id;
-  set_shared_online(s, true);
   if (username) link.username = std::make_unique<std::string>(*username);
   s.username = username;
+  set_shared_online(s, true);
   if (!s.session) s.session = std::make_unique<Session>(client_id, config_.session_limits);
   s.session->set_expiry_interval(expiry);
 

@@ -50,7 +50,7 @@ void Engine::on_subscribe(Link& link, const Subscribe& sub, Time now) {
       routing_.shared.insert(
           shared->filter, std::string(shared->share_name) + '\0' + s.client_id,
           Routing::SharedEntry{std::string(shared->share_name), s.client_id, granted, shard,
-                               s.incarnation, true, s.congested});
+                               s.incarnation, true, s.congested, s.username});
     } else {
       {
         Writing w(shard_.lock);
@@ -106,6 +106,7 @@ void Engine::set_shared_online(StoredSession& s, bool online) {
     if (const auto* e = routing_.shared.find(shared->filter, key)) {
       Routing::SharedEntry changed = *e;
       changed.online = online;
+      changed.username = s.username;  // a resumed session may have a new user
       routing_.shared.insert(shared->filter, key, std::move(changed));
     }
   }

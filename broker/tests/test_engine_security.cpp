@@ -174,6 +174,35 @@ TEST_F(EngineSecurity, SharedSubscriptionsAreAuthorisedAsTheirFilter) {
   EXPECT_EQ(payloads(anon), std::vector<std::string>{"hello"});
 }
 
+// A shared group's member that may not read a topic is passed over: the
+// message goes to a member that may, and none is dropped.
+TEST_F(EngineSecurity, ASharedGroupSkipsAMemberThatMayNotRead) {
+  write("acl",
+        "user alice\ntopic read shared/#\ntopic deny shared/secret/#\n"
+        "user bob\ntopic readwrite shared/#\n");
+  ASSERT_EQ(security_->reload(), "");
+  World& w = *world_;
+  Client& alice = w.connect(login("a", "alice", "a-pass"));
+  Client& bob = w.connect(login("b", "bob", "b-pass"));
+  w.subscribe(alice, "$share/g/shared/#", QoS::at_least_once);
+  w.subscribe(bob, "$share/g/shared/#", QoS::at_least_once);
+  ASSERT_EQ(suback_codes(alice), std::vector<ReasonCode>{ReasonCode::granted_qos_1});
+  for (int i = 0; i < 4; ++i) {
+    w.publish(bob, "shared/secret/" + std::to_string(i), QoS::at_least_once, "s");
+    w.publish(bob, "shared/open/" + std::to_string(i), QoS::at_least_once, "o");
+  }
+  EXPECT_EQ(w.engine.stats().messages_dropped, 0u);
+  std::size_t secret_to_bob = 0;
+  for (const auto& m : bob.messages()) {
+    if (m.topic.starts_with("shared/secret/")) ++secret_to_bob;
+  }
+  EXPECT_EQ(secret_to_bob, 4u);
+  for (const auto& m : alice.messages()) {
+    EXPECT_FALSE(m.topic.starts_with("shared/secret/")) << m.topic;
+  }
+  EXPECT_EQ(alice.messages().size() + bob.messages().size(), 8u);
+}
+
 // EMQX #8978: a Will is checked against publish rights at CONNECT, again
 // when it fires, and never reaches $SYS.
 TEST_F(EngineSecurity, WillsAreCheckedAtConnectAndWhenTheyFire) {

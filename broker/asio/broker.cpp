@@ -58,18 +58,27 @@ bool Broker::listen() {
           ec == asio::error::address_in_use ? "the port is in use" : ec.message().c_str());
       return false;
     }
-    std::shared_ptr<const TlsContext> tls;
+    std::shared_ptr<ListenerSetup> setup;
+    if (l.tls || l.websocket) setup = std::make_shared<ListenerSetup>();
     if (l.tls) {
       try {
-        tls = std::make_shared<const TlsContext>(*l.tls);
+        setup->tls = std::make_shared<const TlsContext>(*l.tls);
       } catch (const std::exception& e) {
         log(LogLevel::error, "listener %s:%u: TLS: %s", l.address.c_str(), l.port, e.what());
         return false;
       }
     }
+    std::string kind;
+    if (l.websocket) {
+      setup->websocket_path = l.websocket->path;
+      kind = std::string(" (WebSocket") + (l.tls ? " over TLS" : "") + ", path " +
+             l.websocket->path + ")";
+    } else if (l.tls) {
+      kind = " (TLS)";
+    }
     log(LogLevel::info, "listening on %s:%u%s", l.address.c_str(),
-        acceptor->local_endpoint().port(), tls ? " (TLS)" : "");
-    accept(*acceptor, std::move(tls));
+        acceptor->local_endpoint().port(), kind.c_str());
+    accept(*acceptor, std::move(setup));
     acceptors_.push_back(std::move(acceptor));
   }
   log(LogLevel::info, "%zu thread%s", shards_.size(), shards_.size() == 1 ? "" : "s");
@@ -79,9 +88,9 @@ bool Broker::listen() {
 // Accepts every pending connection when the listener is readable and deals
 // them to the shards in turn. Out of file descriptors (or memory), it waits
 // a moment instead of spinning on a listener that stays readable.
-void Broker::accept(tcp::acceptor& acceptor, std::shared_ptr<const TlsContext> tls) {
+void Broker::accept(tcp::acceptor& acceptor, std::shared_ptr<const ListenerSetup> setup) {
   acceptor.async_wait(tcp::acceptor::wait_read, [this, &acceptor,
-                                                 tls](const boost::system::error_code& ec) {
+                                                 setup](const boost::system::error_code& ec) {
     if (ec) return;  // closed: shutting down
     for (;;) {
       sockaddr_storage address{};
@@ -93,8 +102,8 @@ void Broker::accept(tcp::acceptor& acceptor, std::shared_ptr<const TlsContext> t
         if (errno == EAGAIN || errno == EWOULDBLOCK) break;
         log(LogLevel::warning, "accept: %s", std::strerror(errno));
         auto backoff = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));
-        backoff->async_wait([this, &acceptor, backoff, tls](const boost::system::error_code& e) {
-          if (!e) accept(acceptor, tls);
+        backoff->async_wait([this, &acceptor, backoff, setup](const boost::system::error_code& e) {
+          if (!e) accept(acceptor, setup);
         });
         return;
       }
@@ -105,9 +114,10 @@ void Broker::accept(tcp::acceptor& acceptor, std::shared_ptr<const TlsContext> t
       }
       Shard& target = *shards_[next_shard_];
       next_shard_ = (next_shard_ + 1) % shards_.size();
-      target.post([&target, fd, peer = peer_name(address), tls] { target.open(fd, peer, tls); });
+      target.post(
+          [&target, fd, peer = peer_name(address), setup] { target.open(fd, peer, setup); });
     }
-    accept(acceptor, tls);
+    accept(acceptor, setup);
   });
 }
 

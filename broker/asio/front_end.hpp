@@ -37,6 +37,7 @@
 
 #include "assay/broker/shared_mutex_lock.hpp"
 #include "tls.hpp"
+#include "websocket.hpp"
 
 namespace assay::broker::front_end {
 
@@ -49,6 +50,20 @@ using asio::ip::tcp;
 inline constexpr std::size_t write_through_copies = 8;
 
 class Broker;
+
+// How a listener's connections are carried above TCP: TLS, WebSocket, both
+// (WebSocket over TLS) or neither (null: plain MQTT over TCP).
+struct ListenerSetup {
+  std::shared_ptr<const TlsContext> tls;
+  std::optional<std::string> websocket_path;
+};
+
+// A connection's layers above TCP, bottom up: TLS, then WebSocket. They move
+// with the socket when the connection is handed to another shard.
+struct Layers {
+  std::unique_ptr<TlsSession> tls;
+  std::unique_ptr<WebSocketSession> ws;
+};
 
 // One engine on one thread, in an event loop of its own: the connections
 // it serves, their sockets, and its timers. Everything in a Shard runs on
@@ -76,11 +91,11 @@ class Shard {
   // The loop, on the shard's thread, until stop() has finished.
   void run();
   // A connection accepted for this shard (its file descriptor, now ours)
-  // from `peer` ("address:port"), by a TLS listener when `tls` is set.
-  void open(int fd, const std::string& peer, std::shared_ptr<const TlsContext> tls);
-  // A connection another shard handed over with its CONNECT (and its TLS
-  // session, if it has one).
-  void adopt(int fd, Engine::Handoff handoff, std::unique_ptr<TlsSession> tls);
+  // from `peer` ("address:port"), by a listener with `setup` (null: plain).
+  void open(int fd, const std::string& peer, std::shared_ptr<const ListenerSetup> setup);
+  // A connection another shard handed over with its CONNECT (and its
+  // layers, if it has any).
+  void adopt(int fd, Engine::Handoff handoff, std::unique_ptr<Layers> layers);
   void deliver(std::vector<Engine::Forward> forwards);
   void stop();
   void start_stats_timer();
@@ -104,7 +119,7 @@ class Shard {
     bool closed = false;
     ConnectionId id = 0;
     std::unique_ptr<Backlog> backlog;  // set while EPOLLOUT is on
-    std::unique_ptr<TlsSession> tls;   // a TLS listener's connection
+    std::unique_ptr<Layers> layers;    // TLS and WebSocket listeners' connections
   };
   struct Timer {
     mqtt::Time at;
@@ -113,7 +128,7 @@ class Shard {
     bool operator>(const Timer& o) const { return at != o.at ? at > o.at : order > o.order; }
   };
 
-  void add_peer(int fd, ConnectionId id, std::unique_ptr<TlsSession> tls);
+  void add_peer(int fd, ConnectionId id, std::unique_ptr<Layers> layers);
   void on_socket(const epoll_event& e);
   void run_posted();
   void loop();
@@ -122,12 +137,14 @@ class Shard {
   std::optional<mqtt::Time> store_flush_due() const;
   void after(std::chrono::milliseconds delay, std::function<void()> task);
   bool receive_from(Peer& peer);
-  bool receive_tls(Peer& peer, mqtt::ByteView bytes);
+  bool receive_layers(Peer& peer, mqtt::ByteView bytes);
+  bool check_identity(Peer& peer);
   void drain(ConnectionId id);
   void after_input();
   void flush();
   std::size_t write_through(ConnectionId id, mqtt::ByteView bytes);
   void write(Peer& peer, mqtt::Bytes bytes, bool close_after);
+  void write_secure(Peer& peer, mqtt::Bytes bytes, bool close_after);
   void write_network(Peer& peer, mqtt::Bytes bytes, bool close_after);
   void write_backlog(Peer& peer);
   bool send_some(Peer& peer, const mqtt::Bytes& bytes, std::size_t& sent);
@@ -144,7 +161,8 @@ class Shard {
   Engine engine_;
   mqtt::Time now_;                                     // read once per turn
   std::array<std::uint8_t, 64 * 1024> read_buffer_{};  // shared by this shard's connections
-  mqtt::Bytes tls_app_;                                // receive_tls()'s, reused
+  mqtt::Bytes tls_app_;                                // receive_layers()'s, reused
+  mqtt::Bytes ws_app_;
   int epoll_fd_ = -1;
   int wake_fd_ = -1;  // an eventfd in the epoll set: post() wrote to it
   std::mutex posted_mutex_;
@@ -229,7 +247,7 @@ class Broker {
   void wait_for_hangup();
 
  private:
-  void accept(tcp::acceptor& acceptor, std::shared_ptr<const TlsContext> tls);
+  void accept(tcp::acceptor& acceptor, std::shared_ptr<const ListenerSetup> setup);
   void stop();
   EngineStats aggregate(const EngineStats& own);
 

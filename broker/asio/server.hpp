@@ -38,10 +38,17 @@ struct TlsOptions {
   bool tls_1_3_only = false;  // else TLS 1.2 and 1.3
 };
 
+// MQTT over WebSocket (docs/broker.md, "WebSocket"): the HTTP path the
+// upgrade request must name.
+struct WebSocketOptions {
+  std::string path = "/mqtt";
+};
+
 struct Listener {
   std::string address = "127.0.0.1";
   std::uint16_t port = 1883;
-  std::optional<TlsOptions> tls;  // plain TCP without
+  std::optional<TlsOptions> tls;              // plain TCP without
+  std::optional<WebSocketOptions> websocket;  // MQTT's own framing without
 };
 
 enum class LogLevel { error = 0, warning = 1, info = 2, debug = 3 };

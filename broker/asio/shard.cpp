@@ -178,7 +178,7 @@ void Shard::start_stats_timer() {
         [this] { start_stats_timer(); });
 }
 
-void Shard::open(int fd, const std::string& peer, std::shared_ptr<const TlsContext> tls) {
+void Shard::open(int fd, const std::string& peer, std::shared_ptr<const ListenerSetup> setup) {
   if (stopping_) {
     ::close(fd);
     broker_.release();
@@ -191,10 +191,14 @@ void Shard::open(int fd, const std::string& peer, std::shared_ptr<const TlsConte
     broker_.release();
     return;
   }
-  std::unique_ptr<TlsSession> session;
-  if (tls) {
+  std::unique_ptr<Layers> layers;
+  if (setup) {
+    layers = std::make_unique<Layers>();
+    if (setup->websocket_path) {
+      layers->ws = std::make_unique<WebSocketSession>(*setup->websocket_path);
+    }
     try {
-      session = std::make_unique<TlsSession>(std::move(tls));
+      if (setup->tls) layers->tls = std::make_unique<TlsSession>(setup->tls);
     } catch (const std::exception& e) {
       broker_.log(LogLevel::warning, "%s: %s", peer.c_str(), e.what());
       ::close(fd);
@@ -203,18 +207,18 @@ void Shard::open(int fd, const std::string& peer, std::shared_ptr<const TlsConte
       return;
     }
   }
-  add_peer(fd, *id, std::move(session));
+  add_peer(fd, *id, std::move(layers));
   after_input();
 }
 
-void Shard::adopt(int fd, Engine::Handoff handoff, std::unique_ptr<TlsSession> tls) {
+void Shard::adopt(int fd, Engine::Handoff handoff, std::unique_ptr<Layers> layers) {
   const ConnectionId id = engine_.adopt(std::move(handoff), now_);
-  add_peer(fd, id, std::move(tls));
+  add_peer(fd, id, std::move(layers));
   after_input();
 }
 
 // `fd` is non-blocking already (accept4, or the shard it came from).
-void Shard::add_peer(int fd, ConnectionId id, std::unique_ptr<TlsSession> tls) {
+void Shard::add_peer(int fd, ConnectionId id, std::unique_ptr<Layers> layers) {
   const int on = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
   if (!watch_socket(EPOLL_CTL_ADD, fd, id, false)) {
@@ -227,7 +231,7 @@ void Shard::add_peer(int fd, ConnectionId id, std::unique_ptr<TlsSession> tls) {
   Peer& peer = peers_[id];
   peer.fd = fd;
   peer.id = id;
-  peer.tls = std::move(tls);
+  peer.layers = std::move(layers);
   broker_.log(LogLevel::debug, "connection %llu opened on thread %zu",
               static_cast<unsigned long long>(id), index_);
 }
@@ -251,46 +255,73 @@ bool Shard::receive_from(Peer& peer) {
     return false;
   }
   const mqtt::ByteView bytes(read_buffer_.data(), static_cast<std::size_t>(n));
-  if (peer.tls) return receive_tls(peer, bytes);
+  if (peer.layers) return receive_layers(peer, bytes);
   engine_.receive(peer.id, bytes, now_);
   return true;
 }
 
-// Network bytes of a TLS connection: handshake replies go out now, and the
-// decrypted bytes to the engine once it knows the certificate's identity.
-bool Shard::receive_tls(Peer& peer, mqtt::ByteView bytes) {
-  TlsSession& tls = *peer.tls;
-  tls_app_.clear();
-  mqtt::Bytes net;
-  const TlsSession::Result r = tls.receive(bytes, tls_app_, net);
-  if (!net.empty()) write_network(peer, std::move(net), false);
-  if (peer.closed) return false;
-  if (!tls.identity_checked && tls.established()) {
-    tls.identity_checked = true;
-    if (tls.identity_wanted() && tls.has_certificate()) {
-      std::string identity = tls.identity();
-      if (identity.empty()) {
-        broker_.log(LogLevel::warning,
-                    "connection %llu: its client certificate has no name to use as the user "
-                    "name: closing it",
-                    static_cast<unsigned long long>(peer.id));
-        close(peer);
-        return false;
-      }
-      engine_.set_identity(peer.id, std::move(identity));
-    }
+// Network bytes of a TLS or WebSocket connection, up through its layers:
+// what a layer must answer (handshakes, pongs, alerts) goes out now, and
+// the MQTT bytes to the engine, once it knows a certificate's identity.
+bool Shard::receive_layers(Peer& peer, mqtt::ByteView bytes) {
+  Layers& layers = *peer.layers;
+  mqtt::ByteView data = bytes;
+  std::string failure;
+  bool ended = false;
+  if (layers.tls) {
+    TlsSession& tls = *layers.tls;
+    tls_app_.clear();
+    mqtt::Bytes net;
+    const TlsSession::Result r = tls.receive(bytes, tls_app_, net);
+    if (!net.empty()) write_network(peer, std::move(net), false);
+    if (peer.closed || !check_identity(peer)) return false;
+    if (r == TlsSession::Result::failed) failure = "TLS: " + tls.error();
+    ended = r != TlsSession::Result::ok;
+    data = tls_app_;
   }
-  // What was decrypted before a close_notify or a failure is the client's
-  // too: a PUBACK and a DISCONNECT often come in one read with the
-  // close_notify after them.
-  if (!tls_app_.empty()) engine_.receive(peer.id, tls_app_, now_);
-  if (r == TlsSession::Result::ok) return true;
-  if (r == TlsSession::Result::failed) {
-    broker_.log(LogLevel::info, "connection %llu: TLS: %s",
-                static_cast<unsigned long long>(peer.id), tls.error().c_str());
+  if (layers.ws && !data.empty()) {
+    WebSocketSession& ws = *layers.ws;
+    ws_app_.clear();
+    mqtt::Bytes reply;
+    const WebSocketSession::Result r = ws.receive(data, ws_app_, reply);
+    if (!reply.empty()) write_secure(peer, std::move(reply), false);
+    if (peer.closed) return false;
+    if (r == WebSocketSession::Result::failed) failure = "WebSocket: " + ws.error();
+    ended = ended || r != WebSocketSession::Result::ok;
+    data = ws_app_;
+  }
+  // What came before a close_notify, a close frame or a failure is the
+  // client's too: a PUBACK and a DISCONNECT often come in one read with the
+  // close after them.
+  if (!data.empty()) engine_.receive(peer.id, data, now_);
+  if (!ended) return true;
+  if (!failure.empty()) {
+    broker_.log(LogLevel::info, "connection %llu: %s", static_cast<unsigned long long>(peer.id),
+                failure.c_str());
   }
   close(peer);
   return false;
+}
+
+// Once a TLS handshake is done: a listener that takes the user name from
+// client certificates gives the engine the certificate's name, and closes
+// a connection whose certificate has none. False when it closed.
+bool Shard::check_identity(Peer& peer) {
+  TlsSession& tls = *peer.layers->tls;
+  if (tls.identity_checked || !tls.established()) return true;
+  tls.identity_checked = true;
+  if (!tls.identity_wanted() || !tls.has_certificate()) return true;
+  std::string identity = tls.identity();
+  if (identity.empty()) {
+    broker_.log(LogLevel::warning,
+                "connection %llu: its client certificate has no name to use as the user "
+                "name: closing it",
+                static_cast<unsigned long long>(peer.id));
+    close(peer);
+    return false;
+  }
+  engine_.set_identity(peer.id, std::move(identity));
+  return true;
 }
 
 // A client that ended its last connection (DISCONNECT, then close) just
@@ -332,10 +363,10 @@ void Shard::after_input() {
       ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, peer->fd, nullptr);
       Shard* target = &broker_.shard(h->shard);
       auto handoff = std::make_shared<Engine::Handoff>(std::move(*h));
-      // std::function needs a copyable callable: the TLS session rides in a shared_ptr.
-      auto tls = std::make_shared<std::unique_ptr<TlsSession>>(std::move(peer->tls));
-      target->post([target, fd = peer->fd, handoff, tls] {
-        target->adopt(fd, std::move(*handoff), std::move(*tls));
+      // std::function needs a copyable callable: the layers ride in a shared_ptr.
+      auto layers = std::make_shared<std::unique_ptr<Layers>>(std::move(peer->layers));
+      target->post([target, fd = peer->fd, handoff, layers] {
+        target->adopt(fd, std::move(*handoff), std::move(*layers));
       });
     }
   }
@@ -356,7 +387,7 @@ void Shard::flush() {
 // failed send is left to the end of the turn's flush, which closes.
 std::size_t Shard::write_through(ConnectionId id, mqtt::ByteView bytes) {
   const Peer* peer = find(id);
-  if (peer == nullptr || peer->backlog || peer->tls) return 0;  // TLS: encrypted at flush
+  if (peer == nullptr || peer->backlog || peer->layers) return 0;  // framed at flush
   const ssize_t n = ::send(peer->fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
   return n > 0 ? static_cast<std::size_t>(n) : 0;
 }
@@ -368,15 +399,29 @@ std::size_t Shard::write_through(ConnectionId id, mqtt::ByteView bytes) {
 // session, unacknowledged, to be resent).
 void Shard::write(Peer& peer, mqtt::Bytes bytes, bool close_after) {
   if (peer.closed) return;
-  if (peer.tls) {
+  if (peer.layers && peer.layers->ws) {
+    WebSocketSession& ws = *peer.layers->ws;
+    mqtt::Bytes framed;
+    if (!bytes.empty()) ws.send(bytes, framed);
+    if (close_after) ws.close(framed);
+    bytes = std::move(framed);
+  }
+  write_secure(peer, std::move(bytes), close_after);
+}
+
+// Bytes below the WebSocket layer: encrypted on a TLS connection.
+void Shard::write_secure(Peer& peer, mqtt::Bytes bytes, bool close_after) {
+  if (peer.closed) return;
+  if (peer.layers && peer.layers->tls) {
+    TlsSession& tls = *peer.layers->tls;
     mqtt::Bytes net;
-    if (peer.tls->send(bytes, net) != TlsSession::Result::ok) {
+    if (tls.send(bytes, net) != TlsSession::Result::ok) {
       broker_.log(LogLevel::info, "connection %llu: TLS: %s",
-                  static_cast<unsigned long long>(peer.id), peer.tls->error().c_str());
+                  static_cast<unsigned long long>(peer.id), tls.error().c_str());
       close(peer);
       return;
     }
-    if (close_after) peer.tls->close(net);
+    if (close_after) tls.close(net);
     bytes = std::move(net);
   }
   write_network(peer, std::move(bytes), close_after);

@@ -245,10 +245,10 @@ void Engine::restore(Time now) {
     for (const auto& [filter, sub] : s->subscriptions) {
       const auto shared = sub.shared ? parse_shared_filter(filter) : std::nullopt;
       if (shared) {
-        routing_.shared.insert(shared->filter, std::string(shared->share_name) + '\0' + client_id,
-                               Routing::SharedEntry{std::string(shared->share_name), client_id, sub,
-                                                    0, s->incarnation, false, nullptr,
-                                                    s->username});
+        routing_.shared.insert(
+            shared->filter, std::string(shared->share_name) + '\0' + client_id,
+            Routing::SharedEntry{std::string(shared->share_name), client_id, sub, 0, s->incarnation,
+                                 false, nullptr, s->username});
       } else {
         routing_.subscriptions.insert(filter, client_id,
                                       Routing::Entry{sub, 0, s->incarnation, nullptr});

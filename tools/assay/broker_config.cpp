@@ -105,6 +105,17 @@ broker::Listener listener(const json& v, const std::string& key) {
       l.port = integer<std::uint16_t>(value, path, 0, 65535);
     } else if (k == "tls") {
       l.tls = tls_options(value, path);
+    } else if (k == "websocket") {
+      if (!value.is_object()) throw ConfigError{"\"" + path + "\": must be an object"};
+      broker::WebSocketOptions w;
+      for (const auto& [wk, wv] : value.items()) {
+        if (wk != "path") throw ConfigError{"unknown key \"" + path + "." + wk + "\""};
+        w.path = string(wv, path + ".path");
+        if (w.path.empty() || w.path.front() != '/') {
+          throw ConfigError{"\"" + path + ".path\": must start with /"};
+        }
+      }
+      l.websocket = w;
     } else {
       throw ConfigError{"unknown key \"" + path + "\""};
     }

@@ -1,11 +1,19 @@
 // Interop: MQTT.js (pinned in package.json) against a broker, 3.1.1 and 5.0:
 // QoS 0/1/2, retained set and clear, Will on a lost connection, wildcards,
 // shared subscriptions (5.0) and session resumption. Prints one line per
-// check; exits 1 if any failed.
-//   node interop.mjs HOST PORT
+// check; exits 1 if any failed. Over MQTT's TCP by default; over WebSocket
+// (ws), or WebSocket over TLS (wss, trusting the CA in CAFILE), on PATH.
+//   node interop.mjs HOST PORT [ws|wss PATH [CAFILE]]
+import { readFileSync } from 'node:fs';
 import mqtt from 'mqtt';
 
 const [host, port] = [process.argv[2] ?? '127.0.0.1', Number(process.argv[3] ?? 1883)];
+const transport = process.argv[4]
+  ? {
+      protocol: process.argv[4], path: process.argv[5] ?? '/mqtt',
+      ...(process.argv[6] ? { ca: readFileSync(process.argv[6]), rejectUnauthorized: true } : {}),
+    }
+  : {};
 const run = Math.random().toString(36).slice(2, 8);
 let failures = 0;
 let checks = 0;
@@ -26,7 +34,7 @@ function connect(version, options = {}) {
   return new Promise((resolve, reject) => {
     const c = mqtt.connect({
       host, port, protocolVersion: version, reconnectPeriod: 0, connectTimeout: 5000,
-      ...options,
+      ...transport, ...options,
     });
     c.inbox = [];
     c.on('message', (topic, payload, packet) => {

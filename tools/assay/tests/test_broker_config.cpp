@@ -156,6 +156,25 @@ TEST(BrokerConfig, TlsListeners) {
             "unknown key \"listeners[0].tls.certfile\"");
 }
 
+TEST(BrokerConfig, WebSocketListeners) {
+  BrokerConfig o;
+  ASSERT_EQ(apply(R"({"listeners": [{"port": 8080, "websocket": {}},
+                                    {"port": 8081, "websocket": {"path": "/ws"}}]})",
+                  o),
+            "");
+  ASSERT_EQ(o.server.listeners.size(), 2u);
+  ASSERT_TRUE(o.server.listeners[0].websocket);
+  EXPECT_EQ(o.server.listeners[0].websocket->path, "/mqtt");
+  ASSERT_TRUE(o.server.listeners[1].websocket);
+  EXPECT_EQ(o.server.listeners[1].websocket->path, "/ws");
+  EXPECT_EQ(apply(R"({"listeners": [{"websocket": {"path": "ws"}}]})", o),
+            "\"listeners[0].websocket.path\": must start with /");
+  EXPECT_EQ(apply(R"({"listeners": [{"websocket": {"paht": "/"}}]})", o),
+            "unknown key \"listeners[0].websocket.paht\"");
+  EXPECT_EQ(apply(R"({"listeners": [{"websocket": true}]})", o),
+            "\"listeners[0].websocket\": must be an object");
+}
+
 TEST(BrokerConfig, ErrorsNameTheKey) {
   BrokerConfig o;
   EXPECT_EQ(apply(R"({"prot": 1883})", o), "unknown key \"prot\"");

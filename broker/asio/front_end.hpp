@@ -80,6 +80,15 @@ struct Layers {
 // on every turn. Listeners and signals stay on Asio, on the main thread.
 class Shard {
  public:
+  // Output a socket did not take when it was written, held until EPOLLOUT.
+  struct Backlog {
+    mqtt::Bytes bytes;  // from `sent` on
+    std::size_t sent = 0;
+    bool close_after = false;       // the engine has closed the connection
+    bool closing_deadline = false;  // a timer will end it if its last bytes wait too long
+    std::size_t size() const { return bytes.size() - sent; }
+  };
+
   Shard(Broker& broker, std::size_t index, EngineConfig config, Sharding sharding);
   ~Shard();
   Shard(const Shard&) = delete;
@@ -94,21 +103,14 @@ class Shard {
   // from `peer` ("address:port"), by a listener with `setup` (null: plain).
   void open(int fd, const std::string& peer, std::shared_ptr<const ListenerSetup> setup);
   // A connection another shard handed over with its CONNECT (and its
-  // layers, if it has any).
-  void adopt(int fd, Engine::Handoff handoff, std::unique_ptr<Layers> layers);
+  // layers and unwritten bytes, if it has any).
+  void adopt(int fd, Engine::Handoff handoff, std::unique_ptr<Layers> layers,
+             std::unique_ptr<Backlog> backlog);
   void deliver(std::vector<Engine::Forward> forwards);
   void stop();
   void start_stats_timer();
 
  private:
-  // Output a socket did not take when it was written, held until EPOLLOUT.
-  struct Backlog {
-    mqtt::Bytes bytes;  // from `sent` on
-    std::size_t sent = 0;
-    bool close_after = false;       // the engine has closed the connection
-    bool closing_deadline = false;  // a timer will end it if its last bytes wait too long
-    std::size_t size() const { return bytes.size() - sent; }
-  };
   // 32 bytes, held in peers_'s node. Output waits in the engine (its
   // connection's transmit buffer) until flush(), so a peer holds no buffer
   // unless its socket is full.
@@ -163,6 +165,7 @@ class Shard {
   std::array<std::uint8_t, 64 * 1024> read_buffer_{};  // shared by this shard's connections
   mqtt::Bytes tls_app_;                                // receive_layers()'s, reused
   mqtt::Bytes ws_app_;
+  std::vector<Engine::Output> committed_;  // flush()'s, with a store
   int epoll_fd_ = -1;
   int wake_fd_ = -1;  // an eventfd in the epoll set: post() wrote to it
   std::mutex posted_mutex_;

@@ -211,9 +211,18 @@ void Shard::open(int fd, const std::string& peer, std::shared_ptr<const Listener
   after_input();
 }
 
-void Shard::adopt(int fd, Engine::Handoff handoff, std::unique_ptr<Layers> layers) {
+void Shard::adopt(int fd, Engine::Handoff handoff, std::unique_ptr<Layers> layers,
+                  std::unique_ptr<Backlog> backlog) {
   const ConnectionId id = engine_.adopt(std::move(handoff), now_);
   add_peer(fd, id, std::move(layers));
+  // Bytes the other shard's socket did not take (a TLS session ticket, say)
+  // go before anything this shard writes.
+  if (Peer* peer = find(id); peer != nullptr && backlog) {
+    backlog->closing_deadline = false;
+    peer->backlog = std::move(backlog);
+    set_events(*peer, true);
+    blocked(*peer);
+  }
   after_input();
 }
 
@@ -363,10 +372,12 @@ void Shard::after_input() {
       ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, peer->fd, nullptr);
       Shard* target = &broker_.shard(h->shard);
       auto handoff = std::make_shared<Engine::Handoff>(std::move(*h));
-      // std::function needs a copyable callable: the layers ride in a shared_ptr.
+      // std::function needs a copyable callable: the layers and the
+      // unwritten bytes ride in shared_ptrs.
       auto layers = std::make_shared<std::unique_ptr<Layers>>(std::move(peer->layers));
-      target->post([target, fd = peer->fd, handoff, layers] {
-        target->adopt(fd, std::move(*handoff), std::move(*layers));
+      auto backlog = std::make_shared<std::unique_ptr<Backlog>>(std::move(peer->backlog));
+      target->post([target, fd = peer->fd, handoff, layers, backlog] {
+        target->adopt(fd, std::move(*handoff), std::move(*layers), std::move(*backlog));
       });
     }
   }
@@ -374,10 +385,27 @@ void Shard::after_input() {
 
 // The turn's output, straight to the sockets. Closing a connection that
 // failed may queue more (a will, say): the loop takes that too.
+//
+// With a store, nothing leaves before the store's commit: the turn's output
+// is taken whole after it, and output that writing it causes (a peer closed
+// for a full backlog publishes its Will) waits for the next commit.
 void Shard::flush() {
-  if (broker_.options().store_commit) broker_.options().store_commit();  // before any of it leaves
-  while (auto out = engine_.poll_output()) {
-    if (Peer* peer = find(out->id)) write(*peer, std::move(out->bytes), out->close_after);
+  const auto& commit = broker_.options().store_commit;
+  if (!commit) {
+    while (auto out = engine_.poll_output()) {
+      if (Peer* peer = find(out->id)) write(*peer, std::move(out->bytes), out->close_after);
+    }
+    return;
+  }
+  for (;;) {
+    commit();
+    committed_.clear();
+    while (auto out = engine_.poll_output())
+      committed_.push_back(std::move(*out));
+    if (committed_.empty()) return;
+    for (auto& out : committed_) {
+      if (Peer* peer = find(out.id)) write(*peer, std::move(out.bytes), out.close_after);
+    }
   }
 }
 

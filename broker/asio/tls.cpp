@@ -87,6 +87,8 @@ TlsContext::TlsContext(const TlsOptions& options) : options_(options) {
     SSL_CTX_set_options(ctx_, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     // An idle connection gives its read and write buffers back (~34 KB).
     SSL_CTX_set_mode(ctx_, SSL_MODE_RELEASE_BUFFERS);
+    // An encrypted key fails at once instead of prompting on a terminal.
+    SSL_CTX_set_default_passwd_cb(ctx_, [](char*, int, int, void*) { return 0; });
     check_readable("certificate", options.cert_file);
     if (SSL_CTX_use_certificate_chain_file(ctx_, options.cert_file.c_str()) != 1) {
       fail_on("certificate", options.cert_file, openssl_reason());
@@ -159,7 +161,11 @@ bool TlsSession::established() const {
   return SSL_is_init_finished(ssl_) == 1;
 }
 
+// OpenSSL's error queue is per thread and SSL_get_error() reads it: every
+// call starts from an empty one, so that one connection's failure (a bad
+// certificate, say) is never read as another's on the same thread.
 TlsSession::Result TlsSession::receive(mqtt::ByteView in, mqtt::Bytes& app, mqtt::Bytes& net) {
+  ERR_clear_error();
   std::size_t at = 0;
   while (at < in.size()) {
     const int chunk = static_cast<int>(std::min<std::size_t>(in.size() - at, 1 << 20));
@@ -190,6 +196,7 @@ TlsSession::Result TlsSession::receive(mqtt::ByteView in, mqtt::Bytes& app, mqtt
 }
 
 TlsSession::Result TlsSession::send(mqtt::ByteView app, mqtt::Bytes& net) {
+  ERR_clear_error();
   std::size_t at = 0;
   while (at < app.size()) {
     const int chunk = static_cast<int>(std::min<std::size_t>(app.size() - at, 1 << 20));
@@ -202,6 +209,7 @@ TlsSession::Result TlsSession::send(mqtt::ByteView app, mqtt::Bytes& net) {
 }
 
 void TlsSession::close(mqtt::Bytes& net) {
+  ERR_clear_error();
   if (established()) SSL_shutdown(ssl_);
   ERR_clear_error();
   take_output(net);
@@ -218,7 +226,8 @@ void TlsSession::take_output(mqtt::Bytes& net) {
 
 TlsSession::Result TlsSession::fail() {
   const long verified = SSL_get_verify_result(ssl_);
-  error_ = verified != X509_V_OK ? X509_verify_cert_error_string(verified) : openssl_reason();
+  const std::string reason = openssl_reason();  // empties the queue either way
+  error_ = verified != X509_V_OK ? X509_verify_cert_error_string(verified) : reason;
   return Result::failed;
 }
 

@@ -307,6 +307,13 @@ TEST_F(FileStoreTest, GarbageInTheMiddleCutsEverythingFromThere) {
   EXPECT_EQ(store.recovery().cut_offset, sizes[2]);
   EXPECT_EQ(store.recovery().bytes_cut, sizes[5] - sizes[2]);
   EXPECT_EQ(read_file(log).size(), sizes[2]);
+  // What was cut, good records after the damage included, is kept beside
+  // the log for an operator, byte for byte.
+  fs::path kept = log;
+  kept += ".cut-" + std::to_string(sizes[2]);
+  EXPECT_EQ(store.recovery().cut_kept, kept.string());
+  EXPECT_EQ(read_file(kept), Bytes(image.begin() + static_cast<long>(sizes[2]), image.end()));
+  EXPECT_NE(store.recovery().summary().find(kept.string()), std::string::npos);
 }
 
 // A file that is not a log is never truncated or overwritten: opening it

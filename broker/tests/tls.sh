@@ -72,7 +72,7 @@ cat >"$work/broker.json" <<EOF
    $(listener "$mutual" server ", \"ca_file\": \"$work/ca.pem\", \"client_certificates\": \"required\", \"username_from_certificate\": \"cn\""),
    $(listener "$expired" old-server),
    $(listener "$only13" server ", \"min_version\": \"1.3\"")],
- "acl_file": "$work/acl"}
+ "acl_file": "$work/acl", "threads": 2}
 EOF
 "$assay" broker -c "$work/broker.json" 2>"$work/broker.log" &
 broker=$!
@@ -117,6 +117,15 @@ pub -V mqttv5 -p "$mutual" "${alice[@]}" -u bob -t alice/2 -m marker
 wait "$bg" || true
 check "alice's certificate, not her CONNECT, names her: no right to bob/#" "alice/2 marker" \
   "$(received "$work/got")"
+# Two engine threads: connections are dealt to them in turn, and one of two
+# connections in a row with the same client id is handed to the other
+# thread, TLS session and certificate name with it.
+sub_bg "$work/got" -t "alice/h/+" -C 2
+pub -p "$mutual" "${alice[@]}" -i tls-handoff -t alice/h/1 -m first
+pub -p "$mutual" "${alice[@]}" -i tls-handoff -t alice/h/2 -m second
+wait "$bg" || true
+check "TLS connections handed between threads keep their session and name" "first
+second" "$(received "$work/got")"
 check "no client certificate: refused" failed \
   "$(outcome pub -p "$mutual" --cafile "$work/ca.pem" -t alice/1 -m x)"
 check "an expired client certificate: refused" failed \

@@ -1,5 +1,7 @@
 #include "assay/broker/security/acl.hpp"
 
+#include <functional>
+
 #include "lines.hpp"
 
 #include "assay/mqtt/topic.hpp"
@@ -61,22 +63,23 @@ bool grants(Access rule, Access wanted) {
   return (static_cast<unsigned>(rule) & static_cast<unsigned>(wanted)) != 0;
 }
 
-// %u and %c replaced; nullopt when a value would widen the filter or is
-// missing (a pattern with %u does not apply to a client without a user name).
-std::optional<std::string> expand(std::string_view filter, const Principal& who) {
-  std::string out;
+// `filter` with %u and %c replaced, into `out`; false when a value would
+// widen the filter or is missing (a pattern with %u does not apply to a
+// client without a user name).
+bool expand(std::string_view filter, const Principal& who, std::string& out) {
+  out.clear();
   for (std::size_t i = 0; i < filter.size(); ++i) {
     if (filter[i] == '%' && i + 1 < filter.size() &&
         (filter[i + 1] == 'u' || filter[i + 1] == 'c')) {
       std::string_view value;
       if (filter[i + 1] == 'u') {
-        if (!who.username) return std::nullopt;
+        if (!who.username) return false;
         value = *who.username;
       } else {
         value = who.client_id;
       }
       if (value.empty() || value.find_first_of("#+/") != std::string_view::npos) {
-        return std::nullopt;  // CVE-2017-7650
+        return false;  // CVE-2017-7650
       }
       out += value;
       ++i;
@@ -84,7 +87,7 @@ std::optional<std::string> expand(std::string_view filter, const Principal& who)
       out += filter[i];
     }
   }
-  return out;
+  return true;
 }
 
 }  // namespace
@@ -162,58 +165,70 @@ std::variant<Acl, AclError> Acl::parse(std::string_view text) {
   return acl;
 }
 
-std::vector<std::pair<Access, std::string>> Acl::applicable(const Principal& who) const {
-  std::vector<std::pair<Access, std::string>> out;
-  const auto add = [&](const std::vector<AclRule>& rules) {
-    for (const AclRule& r : rules)
-      out.emplace_back(r.access, r.filter);
+// Calls visit(access, filter) for each rule that applies to `who`, patterns
+// expanded, until it returns true. No allocation: expansions go to one
+// buffer per thread (a check runs for every message an ACL'd broker routes).
+template <class Visit>
+void Acl::each_rule(const Principal& who, Visit&& visit) const {
+  const auto all = [&](const std::vector<AclRule>& rules) {
+    for (const AclRule& r : rules) {
+      if (visit(r.access, std::string_view(r.filter))) return true;
+    }
+    return false;
   };
   if (!who.username) {
-    add(anonymous_);
+    if (all(anonymous_)) return;
   } else if (const auto it = users_.find(*who.username); it != users_.end()) {
-    add(it->second);
+    if (all(it->second)) return;
   }
-  if (const auto it = client_ids_.find(who.client_id); it != client_ids_.end()) add(it->second);
+  if (const auto it = client_ids_.find(who.client_id); it != client_ids_.end()) {
+    if (all(it->second)) return;
+  }
+  thread_local std::string expanded;
   for (const AclRule& r : patterns_) {
-    if (auto f = expand(r.filter, who)) out.emplace_back(r.access, std::move(*f));
+    if (expand(r.filter, who, expanded) && visit(r.access, std::string_view(expanded))) return;
   }
-  return out;
 }
 
 namespace {
-bool decide(const std::vector<std::pair<Access, std::string>>& rules, std::string_view topic,
-            Access wanted) {
-  for (const auto& [access, filter] : rules) {
-    if (access == Access::deny && mqtt::topic_matches(filter, topic)) return false;
-  }
-  for (const auto& [access, filter] : rules) {
-    if (access != Access::deny && grants(access, wanted) && mqtt::topic_matches(filter, topic)) {
-      return true;
+// Deny wins whatever the order: the first deny that matches decides; else
+// any grant that matches.
+template <class Matches>
+struct Decision {
+  Access wanted;
+  Matches matches;
+  bool granted = false;
+  bool denied = false;
+  bool operator()(Access access, std::string_view filter) {
+    if (access == Access::deny) {
+      if (matches(filter)) denied = true;
+      return denied;  // stop at the first deny that matches
     }
+    if (!granted && grants(access, wanted) && matches(filter)) granted = true;
+    return false;
   }
-  return false;
-}
+  bool allowed() const { return granted && !denied; }
+};
+template <class Matches>
+Decision(Access, Matches) -> Decision<Matches>;
 }  // namespace
 
 bool Acl::may_write(const Principal& who, std::string_view topic) const {
-  return decide(applicable(who), topic, Access::write);
+  Decision d{Access::write, [&](std::string_view f) { return mqtt::topic_matches(f, topic); }};
+  each_rule(who, std::ref(d));
+  return d.allowed();
 }
 
 bool Acl::may_read(const Principal& who, std::string_view topic) const {
-  return decide(applicable(who), topic, Access::read);
+  Decision d{Access::read, [&](std::string_view f) { return mqtt::topic_matches(f, topic); }};
+  each_rule(who, std::ref(d));
+  return d.allowed();
 }
 
 bool Acl::may_subscribe(const Principal& who, std::string_view filter) const {
-  const auto rules = applicable(who);
-  for (const auto& [access, rule] : rules) {
-    if (access == Access::deny && filter_covers(rule, filter)) return false;
-  }
-  for (const auto& [access, rule] : rules) {
-    if (access != Access::deny && grants(access, Access::read) && filter_covers(rule, filter)) {
-      return true;
-    }
-  }
-  return false;
+  Decision d{Access::read, [&](std::string_view rule) { return filter_covers(rule, filter); }};
+  each_rule(who, std::ref(d));
+  return d.allowed();
 }
 
 std::size_t Acl::rules() const {

@@ -104,7 +104,8 @@ std::string FileStore::Recovery::summary() const {
         .append(std::to_string(cut_offset))
         .append(" (")
         .append(cut_reason)
-        .append(")");
+        .append("), kept in ")
+        .append(cut_kept);
   }
   return s;
 }
@@ -171,6 +172,20 @@ void FileStore::recover() {
     recovery_.bytes_cut = image.size() - log.valid_bytes;
     recovery_.cut_offset = log.valid_bytes;
     recovery_.cut_reason = log.problem;
+    // Kept beside the log before it goes: a torn write loses nothing that
+    // was acknowledged, but damage in the middle would cut good records too,
+    // and those stay where an operator can look at them.
+    fs::path kept = path_;
+    kept += ".cut-" + std::to_string(log.valid_bytes);
+    {
+      Fd out(::open(kept.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+      if (out.get() < 0) fail(errno, "open", kept);
+      write_all(out.get(),
+                mqtt::ByteView(image.data() + log.valid_bytes, image.size() - log.valid_bytes),
+                kept);
+      datasync(out.get(), kept);
+    }
+    recovery_.cut_kept = kept.string();
     if (::ftruncate(fd.get(), static_cast<off_t>(log.valid_bytes)) != 0) {
       fail(errno, "ftruncate", path_);
     }

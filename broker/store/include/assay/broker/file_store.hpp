@@ -63,6 +63,7 @@ class FileStore final : public Store {
     std::size_t bytes_cut = 0;   // the tail dropped (a write torn by a crash, or damage)
     std::size_t cut_offset = 0;  // where that tail began
     std::string cut_reason;      // what was wrong there; empty when nothing was cut
+    std::string cut_kept;        // the file the cut bytes were copied to (PATH.cut-OFFSET)
     std::string summary() const;
   };
 

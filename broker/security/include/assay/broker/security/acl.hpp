@@ -64,8 +64,9 @@ class Acl {
   std::size_t rules() const;
 
  private:
-  // The rules that concern `who`, patterns expanded.
-  std::vector<std::pair<Access, std::string>> applicable(const Principal& who) const;
+  // Visits the rules that concern `who`, patterns expanded (acl.cpp).
+  template <class Visit>
+  void each_rule(const Principal& who, Visit&& visit) const;
 
   std::vector<AclRule> anonymous_;
   std::map<std::string, std::vector<AclRule>, std::less<>> users_;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Measures `assay broker` against Mosquitto in the same run, with the same
-load tool (`assay bench`) and the same settings (TCP_NODELAY on, no limit on
-in-flight messages to a client, 1000 queued messages per session):
+load and the same settings (TCP_NODELAY on, no limit on in-flight messages
+to a client, 1000 queued messages per session):
 
 - broker CPU microseconds per delivered message (utime + stime of the broker
   process from /proc, before and after each scenario, also shown apart: the
@@ -13,14 +13,32 @@ in-flight messages to a client, 1000 queued messages per session):
   for clients without Keep Alive and with 60 s, each on a freshly started
   broker.
 
+The load comes from two generators (--generator assay|mosquitto|both; both
+by default, assay alone with --smoke and --instructions):
+
+- `assay bench`, our own client engine, whose write loop coalesces what
+  a connection has to send into one system call;
+- `peer_load` (bench/peer_load.c, built here with `cc ... -lmosquitto`, so
+  it needs libmosquitto-dev): a harness on libmosquitto's public API that
+  writes each packet (PUBLISH, PUBACK, PUBREC, ...) with its own system call
+  as devices and most client libraries do, at the same rate as `assay
+  bench` with at most 500 messages in flight in all.
+
+Each generator gets its own table: the broker sees fewer, larger reads
+under the first and one packet per read under the second, and the second
+is what deployed brokers meet.
+
 Both brokers run side by side and take turns: each scenario runs on one,
 then on the other, and the whole set runs --rounds times (3 by default),
 the brokers going first in turn, so that both meet the shared machine in
-the same state. Prints the median of each figure over the rounds and the
-ratio assay/Mosquitto (below 1 is better for assay), with each round's
-ratio beside it. Each scenario's "floor" row sets assay's kernel time
-against Mosquitto's whole CPU time: the lowest CPU ratio that cutting
-assay's user-space work alone could reach. With --smoke, only a short load
+the same state; with both generators, each scenario runs with the first
+generator on both brokers, then with the second. Prints, one table per
+generator, the median of each figure over the rounds and the ratio
+assay/Mosquitto (below 1 is better for assay), with each round's ratio
+beside it; the idle-memory rows (always loaded by `assay bench -s idle`)
+follow as a table of their own. Each scenario's "floor" row sets assay's
+kernel time against Mosquitto's whole CPU time: the lowest CPU ratio that
+cutting assay's user-space work alone could reach. With --smoke, only a short load
 against `assay broker` that must deliver every QoS 1 and 2 message (the CI
 load smoke test).
 
@@ -30,14 +48,23 @@ per delivered message (counted only while each load runs, connecting and
 subscribing included), at a tenth of the rates above: a count that does not
 move with the machine's load, for comparing rounds of changes or two
 binaries (--other BINARY measures a second assay in place of Mosquitto).
-It needs valgrind; the kernel's work is not in it.
+It needs valgrind; the kernel's work is not in it. --generator works
+here too (one table per generator).
+
+--scale F multiplies every scenario's message count by F (1 by default;
+e.g. 0.2 for a quick look; rates stay, so runs get shorter).
 
 `assay broker` runs with --threads 1 unless --threads N says otherwise:
 Mosquitto is single-threaded, and CPU per delivery is compared thread for
 thread; the multi-threaded figures are a separate run.
 
   compare_brokers.py ASSAY_BINARY [--smoke | --instructions [--other BINARY]] [--rounds N]
+                     [--generator assay|mosquitto|both] [--scale F]
                      [--threads N] [--port-base N] [--json FILE]
+
+--json FILE writes every round's result: per broker, "scenarios" keyed by
+generator ("assay", "mosquitto") then by scenario, and
+"idle_bytes_per_connection".
 """
 import json
 import os
@@ -56,6 +83,18 @@ port_base = int(sys.argv[sys.argv.index("--port-base") + 1]) if "--port-base" in
 threads = sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv else "1"
 rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else \
     1 if smoke else 3
+generator = sys.argv[sys.argv.index("--generator") + 1] if "--generator" in sys.argv else \
+    "assay" if smoke or instructions else "both"
+if generator not in ("assay", "mosquitto", "both"):
+    raise SystemExit(f"--generator {generator}: assay, mosquitto or both")
+GENERATORS = ("assay", "mosquitto") if generator == "both" else (generator,)
+GENERATOR_LABELS = {
+    "assay": "load: assay bench (our client engine, batched writes)",
+    "mosquitto": "load: libmosquitto peer_load (one packet per write, as devices do)",
+}
+PEER_WINDOW = 500  # peer_load: messages in flight in all, as in issue 18's harness
+scale = float(sys.argv[sys.argv.index("--scale") + 1]) if "--scale" in sys.argv else 1.0
+peer_load = None  # the built bench/peer_load.c, when a generator needs it
 tick = os.sysconf("SC_CLK_TCK")
 
 SCENARIOS = [  # name, scenario, qos, clients, messages, rate
@@ -71,6 +110,9 @@ if smoke:
                  ("smoke fan-out 1-to-20 QoS 2", "fan-out", 2, 20, 200, 200)]
 if instructions:  # callgrind runs the broker tens of times slower
     SCENARIOS = [(name, scenario, qos, clients, messages // 10, rate // 10)
+                 for name, scenario, qos, clients, messages, rate in SCENARIOS]
+if scale != 1.0:
+    SCENARIOS = [(name, scenario, qos, clients, max(1, round(messages * scale)), rate)
                  for name, scenario, qos, clients, messages, rate in SCENARIOS]
 
 
@@ -115,7 +157,23 @@ class Broker:
             self.proc.wait()
 
 
-def bench(port, scenario, qos, clients, messages, rate):
+def build_peer_load(work):
+    """Builds bench/peer_load.c (not part of the CMake build) into work."""
+    global peer_load
+    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peer_load.c")
+    binary = os.path.join(work, "peer_load")
+    out = subprocess.run(["cc", "-O2", "-o", binary, source, "-lmosquitto", "-lpthread"],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"building {source} failed (libmosquitto-dev installed? "
+                         f"tools/bootstrap installs it):\n{out.stderr}")
+    peer_load = binary
+
+
+def bench(port, scenario, qos, clients, messages, rate, generator="assay"):
+    """One load run; both generators print the same JSON fields."""
+    if generator == "mosquitto":
+        return bench_peer(port, scenario, qos, clients, messages, rate)
     out = subprocess.run([assay, "bench", f"127.0.0.1:{port}", "-s", scenario, "-q", str(qos),
                           "-n", str(clients), "-m", str(messages), "-r", str(rate),
                           "--payload", "64", "--json"],
@@ -125,9 +183,23 @@ def bench(port, scenario, qos, clients, messages, rate):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure_one(broker, name, scenario, qos, clients, messages, rate):
+def bench_peer(port, scenario, qos, clients, messages, rate):
+    publishers = 1 if scenario == "fan-out" else clients
+    subscribers = 1 if scenario == "fan-in" else clients
+    out = subprocess.run([peer_load, "--host", "127.0.0.1", "--port", str(port),
+                          "--scenario", scenario, "--qos", str(qos), "--messages", str(messages),
+                          "--publishers", str(publishers), "--subscribers", str(subscribers),
+                          "--window", str(PEER_WINDOW), "--rate", str(rate), "--payload", "64",
+                          "--timeout", "240"],
+                         capture_output=True, text=True, timeout=300)
+    if out.returncode != 0:
+        raise SystemExit(f"peer_load failed ({scenario} qos {qos}): {out.stderr}{out.stdout}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure_one(broker, generator, name, scenario, qos, clients, messages, rate):
     user_before, kernel_before = cpu_ticks(broker.proc.pid)
-    r = bench(broker.port, scenario, qos, clients, messages, rate)
+    r = bench(broker.port, scenario, qos, clients, messages, rate, generator)
     user_after, kernel_after = cpu_ticks(broker.proc.pid)
     per = 1e6 / tick / max(r["delivered"], 1)
     r["cpu_user_us_per_delivery"] = (user_after - user_before) * per
@@ -177,12 +249,16 @@ def median(values):
 def measure_rounds(brokers):
     """Every scenario `rounds` times on each broker, the brokers taking turns
     scenario by scenario (and going first in turn), so that both meet the
-    machine in the same state; returns, per broker and scenario, the rounds."""
-    results = {b.name: {name: [] for name, *_ in SCENARIOS} for b in brokers}
+    machine in the same state; with two generators, each scenario runs with
+    the one on both brokers, then with the other. Returns, per generator,
+    broker and scenario, the rounds."""
+    results = {g: {b.name: {name: [] for name, *_ in SCENARIOS} for b in brokers}
+               for g in GENERATORS}
     for round_ in range(rounds):
         for scenario in SCENARIOS:
-            for b in brokers[round_ % len(brokers):] + brokers[:round_ % len(brokers)]:
-                results[b.name][scenario[0]].append(measure_one(b, *scenario))
+            for g in GENERATORS:
+                for b in brokers[round_ % len(brokers):] + brokers[:round_ % len(brokers)]:
+                    results[g][b.name][scenario[0]].append(measure_one(b, g, *scenario))
     return results
 
 
@@ -193,16 +269,20 @@ def callgrind(pid, *commands):
 
 
 def measure_instructions(broker, out_file):
-    """Instructions per delivery, counted by callgrind while each load runs."""
-    results = {}
-    for dump, (name, scenario, qos, clients, messages, rate) in enumerate(SCENARIOS, start=1):
-        callgrind(broker.proc.pid, "-z", "-i on")
-        r = bench(broker.port, scenario, qos, clients, messages, rate)
-        callgrind(broker.proc.pid, "-i off", "-d")
-        with open(f"{out_file}.{dump}") as f:
-            totals = next(int(line.split()[1]) for line in f if line.startswith("totals:"))
-        r["instructions_per_delivery"] = totals / max(r["delivered"], 1)
-        results[name] = r
+    """Instructions per delivery, counted by callgrind while each load runs;
+    per generator, then scenario."""
+    results = {g: {} for g in GENERATORS}
+    dump = 0
+    for name, scenario, qos, clients, messages, rate in SCENARIOS:
+        for g in GENERATORS:
+            dump += 1
+            callgrind(broker.proc.pid, "-z", "-i on")
+            r = bench(broker.port, scenario, qos, clients, messages, rate, g)
+            callgrind(broker.proc.pid, "-i off", "-d")
+            with open(f"{out_file}.{dump}") as f:
+                totals = next(int(line.split()[1]) for line in f if line.startswith("totals:"))
+            r["instructions_per_delivery"] = totals / max(r["delivered"], 1)
+            results[g][name] = r
     return results
 
 
@@ -223,14 +303,18 @@ def instructions_table(work):
         finally:
             b.stop()
     peer = brokers[1][0]
-    a, m = results["assay"], results[peer]
-    print(f"instructions per delivery, assay broker --threads {threads} vs {peer}")
-    print(f"| scenario | assay | {peer} | ratio |")
-    print("|---|---|---|---|")
-    for name, *_ in SCENARIOS:
-        x, y = a[name]["instructions_per_delivery"], m[name]["instructions_per_delivery"]
-        ratio = f"{x / y:.2f}" if y else "-"
-        print(f"| {name} | {x:,.0f} | {y:,.0f} | {ratio} |")
+    for g in GENERATORS:
+        a, m = results["assay"][g], results[peer][g]
+        if len(GENERATORS) > 1 or g != "assay":
+            print(GENERATOR_LABELS[g])
+        print(f"instructions per delivery, assay broker --threads {threads} vs {peer}")
+        print(f"| scenario | assay | {peer} | ratio |")
+        print("|---|---|---|---|")
+        for name, *_ in SCENARIOS:
+            x, y = a[name]["instructions_per_delivery"], m[name]["instructions_per_delivery"]
+            ratio = f"{x / y:.2f}" if y else "-"
+            print(f"| {name} | {x:,.0f} | {y:,.0f} | {ratio} |")
+        print()
     return results
 
 
@@ -273,11 +357,13 @@ def idle_memory(broker, keep_alive, connections=10000):
     return (after - before) * 1024 / connections
 
 
-def report(rounds_of):
+def report(rounds_of, label):
     """Prints the medians over the rounds and their ratio, and each round's
     ratio beside them."""
     a, m = rounds_of["assay"], rounds_of["mosquitto"]
-    print(f"assay broker --threads {threads}, median of {rounds} rounds")
+    print(label)
+    print(f"assay broker --threads {threads}, median of {rounds} rounds"
+          + (f", message counts x{scale:g}" if scale != 1.0 else ""))
     print("| scenario | metric | assay | mosquitto | ratio | ratio per round |")
     print("|---|---|---|---|---|---|")
     for name, *_ in SCENARIOS:
@@ -292,6 +378,8 @@ def report(rounds_of):
 def main():
     work = tempfile.mkdtemp()
     try:
+        if "mosquitto" in GENERATORS:
+            build_peer_load(work)
         if instructions:
             write_json(instructions_table(work))
             return
@@ -311,7 +399,7 @@ def main():
             # bench's own exit status says (QoS 1 and 2: nothing may be lost).
             lost = False
             for (name, _, _, clients, messages, _) in SCENARIOS:
-                for r in rounds_of["assay"][name]:
+                for r in rounds_of[GENERATORS[0]]["assay"][name]:
                     print(f"{name}: {r['published']} of {messages} published, "
                           f"{r['delivered']} of {r['expected']} delivered, "
                           f"p99 {r['latency_us']['p99']} us")
@@ -327,12 +415,17 @@ def main():
                     idle[name, keep_alive] = idle_memory(b, keep_alive)
                 finally:
                     b.stop()
-        report(rounds_of)
+        for g in GENERATORS:
+            report(rounds_of[g], GENERATOR_LABELS[g])
+            print()
+        print("idle connections (assay bench -s idle), a freshly started broker for each row")
+        print("| scenario | metric | assay | mosquitto | ratio |")
+        print("|---|---|---|---|---|")
         for keep_alive in IDLE_KEEP_ALIVES:
             x, y = idle["assay", keep_alive], idle["mosquitto", keep_alive]
             print(f"| 10,000 idle connections, Keep Alive {keep_alive} s | bytes/connection "
-                  f"| {x:.0f} | {y:.0f} | {x / y:.2f} | |")
-        write_json({name: {"scenarios": rounds_of[name],
+                  f"| {x:.0f} | {y:.0f} | {x / y:.2f} |")
+        write_json({name: {"scenarios": {g: rounds_of[g][name] for g in GENERATORS},
                            "idle_bytes_per_connection": {
                                str(k): idle[name, k] for k in IDLE_KEEP_ALIVES}}
                     for name, *_ in brokers})

@@ -61,7 +61,7 @@ std::optional<ConnectionId> Engine::open(Time now, std::string_view peer) {
   o.manual_ack = true;  // PUBACK/PUBREC once the message is routed
   const ConnectionId id = next_id_++;
   Link& link = links_.try_emplace(id, id, o, now).first->second;
-  link.peer = peer;
+  if (!peer.empty()) link.origin_for_update().peer = peer;
   touch(link);
   ++counters_.connections;
   return id;
@@ -70,7 +70,7 @@ std::optional<ConnectionId> Engine::open(Time now, std::string_view peer) {
 void Engine::set_identity(ConnectionId id, std::string identity) {
   const auto it = links_.find(id);
   if (it == links_.end() || identity.empty()) return;
-  it->second.identity = std::make_unique<std::string>(std::move(identity));
+  it->second.origin_for_update().identity = std::move(identity);
 }
 
 void Engine::receive(ConnectionId id, ByteView bytes, Time now) {
@@ -229,9 +229,9 @@ void Engine::resume(ConnectionId waiting, Time now) {
 ConnectionId Engine::adopt(Handoff handoff, Time now) {
   const ConnectionId id = next_id_++;
   Link& l = links_.try_emplace(id, id, std::move(*handoff.connection)).first->second;
-  l.peer = std::move(handoff.peer);
-  if (!handoff.identity.empty()) {
-    l.identity = std::make_unique<std::string>(std::move(handoff.identity));
+  if (!handoff.peer.empty() || !handoff.identity.empty()) {
+    l.origin = std::make_unique<Link::Origin>(
+        Link::Origin{std::move(handoff.peer), std::move(handoff.identity)});
   }
   on_connect(l, handoff.connect, now);
   schedule(l);
@@ -245,8 +245,10 @@ void Engine::handoff(Link& link, const Connect& connect) {
   h.shard = home_shard(connect.client_id, shard_.count);
   h.connection = std::make_unique<Connection>(std::move(link.conn));
   h.connect = connect;
-  h.peer = link.peer;
-  if (link.identity) h.identity = *link.identity;
+  if (link.origin) {
+    h.peer = std::move(link.origin->peer);
+    h.identity = std::move(link.origin->identity);
+  }
   link.to(Stage::handed_off);
   handoffs_.push_back(std::move(h));
 }
@@ -300,6 +302,7 @@ void Engine::process(Time now) {
       link.shrink = false;
       link.conn.shrink();
     }
+    if (link.origin && link.stage == Stage::answered) link.origin.reset();  // done with it
     if (link.stage == Stage::handed_off) {
       links_.erase(id);
       continue;

@@ -229,9 +229,18 @@ struct Engine::Link {
   ConnectionId id;
   Connection conn;
   std::unique_ptr<std::string> username;  // of the accepted CONNECT, if it had one
-  std::string peer;                       // as given to open(), for the Authenticator
-  std::unique_ptr<std::string> identity;  // as given to set_identity(), if it was
-  Stage stage = Stage::fresh;             // changed only by to()
+  // Where its CONNECT comes from, for the Authenticator: held only until
+  // the CONNECT is answered, so an idle connection keeps 8 bytes of it.
+  struct Origin {
+    std::string peer;      // as given to open()
+    std::string identity;  // as given to set_identity(); empty if not
+  };
+  std::unique_ptr<Origin> origin;
+  Origin& origin_for_update() {
+    if (!origin) origin = std::make_unique<Origin>();
+    return *origin;
+  }
+  Stage stage = Stage::fresh;  // changed only by to()
   // Not stages: where the link is queued and what it owes, in any stage.
   bool in_work = false;   // queued in work_
   bool in_dirty = false;  // queued in dirty_

@@ -42,10 +42,12 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
   }
   // A verified certificate's identity is the user name (TLS listeners
   // with use_identity_as_username).
+  const bool certified = link.origin && !link.origin->identity.empty();
   const std::optional<std::string> username =
-      link.identity ? std::optional<std::string>(*link.identity) : c.username;
-  ConnectContext context{link.peer, now, {}};
-  if (link.identity) context.certificate_identity = *link.identity;
+      certified ? std::optional<std::string>(link.origin->identity) : c.username;
+  ConnectContext context{
+      link.origin ? std::string_view(link.origin->peer) : std::string_view(), now, {}};
+  if (certified) context.certificate_identity = link.origin->identity;
   if (const ReasonCode rc = config_.authenticator->authenticate(c, context);
       rc != ReasonCode::success) {
     return refuse(rc);

@@ -78,6 +78,25 @@ TEST_F(FileSecurityTest, RightPasswordGetsIn) {
             ReasonCode::bad_user_name_or_password);
 }
 
+// A client certificate the TLS handshake verified names the user: no
+// password is asked for (the engine has put the certificate's name in place
+// of the CONNECT's user name), with anonymous access off, and the login is
+// logged with the certificate as its proof.
+TEST_F(FileSecurityTest, AVerifiedCertificateNeedsNoPassword) {
+  auto s = open(false);
+  ASSERT_TRUE(s);
+  ConnectContext context = from("10.0.0.9:4000");
+  context.certificate_identity = "alice";
+  EXPECT_EQ(s->authenticate(connect(std::nullopt, std::nullopt), context), ReasonCode::success);
+  EXPECT_EQ(s->authenticate(connect("mallory", "guess"), context), ReasonCode::success);
+  EXPECT_NE(log_.find("user \"alice\" (client certificate)"), std::string::npos) << log_;
+  // Without it, the same CONNECTs are what they are.
+  EXPECT_EQ(s->authenticate(connect(std::nullopt, std::nullopt), from("10.0.0.9:4001")),
+            ReasonCode::not_authorized);
+  EXPECT_EQ(s->authenticate(connect("mallory", "guess"), from("10.0.0.9:4002")),
+            ReasonCode::bad_user_name_or_password);
+}
+
 TEST_F(FileSecurityTest, WrongPasswordUnknownUserAndAnonymous) {
   auto s = open(false);
   ASSERT_TRUE(s);

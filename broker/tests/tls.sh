@@ -53,6 +53,13 @@ cert old-server localhost ca -1
 cert alice alice ca 2
 cert old-alice alice ca -1
 cert stranger alice other-ca 2
+# carol's certificate names her in its first alternative name (an e-mail
+# address), not in its CN.
+openssl req -newkey rsa:2048 -nodes -subj "/CN=not-carol" \
+  -keyout "$work/carol.key" -out "$work/carol.csr" 2>/dev/null
+printf 'subjectAltName=email:carol@example.com,DNS:localhost\n' >"$work/carol.ext"
+openssl x509 -req -days 2 -in "$work/carol.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
+  -CAcreateserial -extfile "$work/carol.ext" -out "$work/carol.pem" 2>/dev/null
 
 # Anonymous clients may read everything and write tls/#; alice, as her
 # certificate names her, may write only alice/#.
@@ -61,6 +68,8 @@ topic read #
 topic readwrite tls/#
 user alice
 topic readwrite alice/#
+user carol@example.com
+topic write carol/#
 EOF
 listener() { # listener PORT CERT [EXTRA JSON]
   printf '{"address": "%s", "port": %s, "tls": {"cert_file": "%s", "key_file": "%s"%s}}' \
@@ -71,7 +80,7 @@ cat >"$work/broker.json" <<EOF
    $(listener "$tls" server ", \"ca_file\": \"$work/ca.pem\", \"client_certificates\": \"optional\""),
    $(listener "$mutual" server ", \"ca_file\": \"$work/ca.pem\", \"client_certificates\": \"required\", \"username_from_certificate\": \"cn\""),
    $(listener "$expired" old-server),
-   $(listener "$only13" server ", \"min_version\": \"1.3\"")],
+   $(listener "$only13" server ", \"min_version\": \"1.3\", \"ca_file\": \"$work/ca.pem\", \"client_certificates\": \"optional\", \"username_from_certificate\": \"san\"")],
  "acl_file": "$work/acl", "threads": 2}
 EOF
 "$assay" broker -c "$work/broker.json" 2>"$work/broker.log" &
@@ -146,6 +155,11 @@ check "TLS 1.2 is offered" ok "$(outcome handshake "$tls" -tls1_2)"
 check "TLS 1.3 is offered" ok "$(outcome handshake "$tls" -tls1_3)"
 check "TLS 1.3 only: a TLS 1.2 client is refused" failed "$(outcome handshake "$only13" -tls1_2)"
 check "TLS 1.3 only: a TLS 1.3 client gets in" ok "$(outcome handshake "$only13" -tls1_3)"
+sub_bg "$work/got" -t "carol/+" -C 1
+pub -V mqttv5 -p "$only13" --cafile "$work/ca.pem" --cert "$work/carol.pem" \
+  --key "$work/carol.key" -t carol/1 -m by-san
+wait "$bg" || true
+check "a certificate's first alternative name as the user name" by-san "$(received "$work/got")"
 
 stop "$broker"
 broker=0

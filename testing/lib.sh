@@ -70,3 +70,35 @@ sub_bg() {
     sed 's/^/  | /' "$out"
   fi
 }
+
+# use_workdir: a fresh temporary directory in $work, and on exit the server
+# whose PID is in $broker (if any, 0 for none) stopped and $work removed.
+broker=0
+work=""
+use_workdir() {
+  work=$(mktemp -d)
+  trap stop_and_clean EXIT
+}
+stop_and_clean() {
+  if [ "$broker" != 0 ]; then
+    kill "$broker" 2>/dev/null || true
+    wait "$broker" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+
+# make_ca NAME: a CA certificate and key, $work/NAME.pem and $work/NAME.key.
+# make_cert NAME CN CA DAYS [SAN]: a certificate for CN signed by CA, valid
+# for DAYS (-1: it expired yesterday), with SAN as its alternative names
+# (default: localhost and the loopback address).
+make_ca() {
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$1" \
+    -keyout "$work/$1.key" -out "$work/$1.pem" 2>/dev/null
+}
+make_cert() {
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=$2" \
+    -keyout "$work/$1.key" -out "$work/$1.csr" 2>/dev/null
+  printf 'subjectAltName=%s\n' "${5:-DNS:localhost,IP:127.0.0.1}" >"$work/$1.ext"
+  openssl x509 -req -days "$4" -in "$work/$1.csr" -CA "$work/$3.pem" -CAkey "$work/$3.key" \
+    -CAcreateserial -extfile "$work/$1.ext" -out "$work/$1.pem" 2>/dev/null
+}

@@ -11,16 +11,7 @@ assay=$1
 port=$2
 host=127.0.0.1
 source "$(cd "$(dirname "$0")/../.." && pwd)/testing/lib.sh"
-work=$(mktemp -d)
-broker=0
-cleanup() {
-  if [ "$broker" != 0 ]; then
-    kill "$broker" 2>/dev/null || true
-    wait "$broker" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+use_workdir
 
 # The accounts: alice by --stdin, bob by -b, carol by mosquitto_passwd.
 echo 'alice-pass' | "$assay" passwd -c --stdin "$work/passwd" alice

@@ -21,45 +21,18 @@ mutual=$((base + 2))
 expired=$((base + 3))
 only13=$((base + 4))
 source "$(cd "$(dirname "$0")/../.." && pwd)/testing/lib.sh"
-work=$(mktemp -d)
-broker=0
-cleanup() {
-  if [ "$broker" != 0 ]; then
-    kill "$broker" 2>/dev/null || true
-    wait "$broker" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+use_workdir
 
-# ca NAME: a CA certificate and key.  cert NAME CN CA DAYS: a certificate
-# for CN signed by CA, valid for DAYS (-1: expired yesterday), with the
-# loopback address and localhost as alternative names.
-ca() {
-  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$1" \
-    -keyout "$work/$1.key" -out "$work/$1.pem" 2>/dev/null
-}
-cert() {
-  openssl req -newkey rsa:2048 -nodes -subj "/CN=$2" \
-    -keyout "$work/$1.key" -out "$work/$1.csr" 2>/dev/null
-  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$work/$1.ext"
-  openssl x509 -req -days "$4" -in "$work/$1.csr" -CA "$work/$3.pem" -CAkey "$work/$3.key" \
-    -CAcreateserial -extfile "$work/$1.ext" -out "$work/$1.pem" 2>/dev/null
-}
-ca ca
-ca other-ca
-cert server localhost ca 2
-cert old-server localhost ca -1
-cert alice alice ca 2
-cert old-alice alice ca -1
-cert stranger alice other-ca 2
+make_ca ca
+make_ca other-ca
+make_cert server localhost ca 2
+make_cert old-server localhost ca -1
+make_cert alice alice ca 2
+make_cert old-alice alice ca -1
+make_cert stranger alice other-ca 2
 # carol's certificate names her in its first alternative name (an e-mail
 # address), not in its CN.
-openssl req -newkey rsa:2048 -nodes -subj "/CN=not-carol" \
-  -keyout "$work/carol.key" -out "$work/carol.csr" 2>/dev/null
-printf 'subjectAltName=email:carol@example.com,DNS:localhost\n' >"$work/carol.ext"
-openssl x509 -req -days 2 -in "$work/carol.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
-  -CAcreateserial -extfile "$work/carol.ext" -out "$work/carol.pem" 2>/dev/null
+make_cert carol not-carol ca 2 "email:carol@example.com,DNS:localhost"
 
 # Anonymous clients may read everything and write tls/#; alice, as her
 # certificate names her, may write only alice/#.

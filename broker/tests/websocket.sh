@@ -18,24 +18,10 @@ source "$dir/../../../testing/lib.sh"
 if [ ! -f "$dir/node_modules/mqtt/package.json" ]; then
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
 fi
-work=$(mktemp -d)
-broker=0
-cleanup() {
-  if [ "$broker" != 0 ]; then
-    kill "$broker" 2>/dev/null || true
-    wait "$broker" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+use_workdir
 
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=ws CA" \
-  -keyout "$work/ca.key" -out "$work/ca.pem" 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
-  -keyout "$work/server.key" -out "$work/server.csr" 2>/dev/null
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$work/san.ext"
-openssl x509 -req -days 2 -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
-  -CAcreateserial -extfile "$work/san.ext" -out "$work/server.pem" 2>/dev/null
+make_ca ca
+make_cert server localhost ca 2
 cat >"$work/broker.json" <<EOF
 {"listeners": [{"address": "$host", "port": $port},
                {"address": "$host", "port": $ws, "websocket": {"path": "/mqtt"}},

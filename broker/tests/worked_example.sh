@@ -14,16 +14,7 @@ port=$2
 host=127.0.0.1
 root=$(cd "$(dirname "$0")/../.." && pwd)
 source "$root/testing/lib.sh"
-work=$(mktemp -d)
-broker=0
-cleanup() {
-  if [ "$broker" != 0 ]; then
-    kill "$broker" 2>/dev/null || true
-    wait "$broker" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+use_workdir
 
 # block NAME: the fenced block after "<!-- worked-example: NAME -->", with
 # the paths, address and port moved.

@@ -104,6 +104,17 @@ void add_broker_command(CLI::App& app) {
       ->check(CLI::Range(1, 256));
   cmd->add_flag("-v,--verbose", args->verbose, "Log every connection (debug level)");
   cmd->add_flag("-q,--quiet", args->quiet, "Log errors only");
+  cmd->footer(
+      "\nThe configuration file (JSON) sets everything else: listeners (TCP, TLS,\n"
+      "WebSocket, secure WebSocket), password_file and acl_file (Mosquitto's\n"
+      "formats; make accounts with `assay passwd`), persistence_file (nothing\n"
+      "acknowledged is lost across restarts), and the limits. docs/broker.md lists\n"
+      "every key and has a worked example. For instance:\n"
+      "  {\"listeners\": [{\"address\": \"0.0.0.0\", \"port\": 8883,\n"
+      "                  \"tls\": {\"cert_file\": \"server.pem\", \"key_file\": "
+      "\"server.key\"}}],\n"
+      "   \"password_file\": \"passwd\", \"persistence_file\": \"store.log\"}\n"
+      "SIGHUP reads the password and ACL files again; SIGINT/SIGTERM stop the broker.");
   cmd->callback([args] {
     BrokerConfig config_file;
     broker::ServerOptions& options = config_file.server;

@@ -73,20 +73,33 @@ std::size_t Engine::route(const Publish& message, const std::string& publisher, 
   if (!routing_.shared.empty()) {
     std::map<std::string, std::vector<const Routing::SharedEntry*>> groups;
     routing_.shared.match(message.topic, [&](const std::string&, const Routing::SharedEntry& e) {
-      if (reads_checked_ &&
-          !config_.authorizer->may_read(
-              principal_of(e.client_id, e.username ? &*e.username : nullptr), message.topic)) {
-        return;
-      }
       groups[e.group].push_back(&e);
     });
+    const auto may_read = [&](const Routing::SharedEntry& e) {
+      return !reads_checked_ ||
+             config_.authorizer->may_read(
+                 principal_of(e.client_id, e.username ? &*e.username : nullptr), message.topic);
+    };
+    // The member whose turn it is in `pool`, or the next one after it that
+    // may read: usually one check per group.
+    const auto next_reader = [&](const std::vector<const Routing::SharedEntry*>& pool,
+                                 std::uint64_t turn) -> const Routing::SharedEntry* {
+      for (std::size_t i = 0; i < pool.size(); ++i) {
+        const Routing::SharedEntry* e = pool[(turn + i) % pool.size()];
+        if (may_read(*e)) return e;
+      }
+      return nullptr;
+    };
     for (auto& [group, entries] : groups) {
       std::vector<const Routing::SharedEntry*> online;
       for (const auto* e : entries) {
         if (e->online) online.push_back(e);
       }
-      const auto& pool = online.empty() ? entries : online;
-      const Routing::SharedEntry& chosen = *pool[shared_turn_[group]++ % pool.size()];
+      const std::uint64_t turn = shared_turn_[group]++;
+      const Routing::SharedEntry* found = online.empty() ? nullptr : next_reader(online, turn);
+      if (found == nullptr) found = next_reader(entries, turn);
+      if (found == nullptr) continue;  // no member may read it
+      const Routing::SharedEntry& chosen = *found;
       const Subscription& sub = chosen.subscription;
       targets.push_back(Target{
           &chosen.client_id, chosen.shard, chosen.incarnation, chosen.congested.get(),

@@ -213,6 +213,24 @@ void Shard::open(int fd, const std::string& peer, std::shared_ptr<const Listener
 
 void Shard::adopt(int fd, Engine::Handoff handoff, std::unique_ptr<Layers> layers,
                   std::unique_ptr<Backlog> backlog) {
+  // A client that reconnects at once (a lost connection, a quick retry)
+  // may have closed this connection while its CONNECT travelled here, and
+  // its next connection may have reached the session first: answering this
+  // CONNECT now would take the session over from the connection the client
+  // is using. A connection whose client has closed it, with nothing more
+  // to read, is dropped instead (its CONNECT was never answered, so nobody
+  // waits for a CONNACK).
+  char next = 0;
+  ssize_t peeked = 0;
+  do {
+    peeked = ::recv(fd, &next, 1, MSG_PEEK | MSG_DONTWAIT);
+  } while (peeked < 0 && errno == EINTR);
+  if (peeked == 0 || (peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+    broker_.log(LogLevel::debug, "a handed-over connection was closed by its client: dropped");
+    ::close(fd);
+    broker_.release();
+    return;
+  }
   const ConnectionId id = engine_.adopt(std::move(handoff), now_);
   add_peer(fd, id, std::move(layers));
   // Bytes the other shard's socket did not take (a TLS session ticket, say)

@@ -3,8 +3,9 @@
 # over TLS listener, driven by MQTT.js (npm `mqtt`, pinned in
 # broker/tests/mqttjs/package-lock.json): its whole interop suite (3.1.1 and
 # 5.0) over ws:// and wss:// (a CA and certificate made here), a message
-# from a WebSocket client to a Mosquitto client on plain TCP, and upgrade
-# requests the broker must refuse (curl). Stops the broker it started by PID.
+# from a WebSocket client to a Mosquitto client on plain TCP, our own
+# client (assay pub/sub --ws) over both, and upgrade requests the broker
+# must refuse (curl). Stops the broker it started by PID.
 #   websocket.sh ASSAY_BINARY PORT_BASE     (ports PORT_BASE .. PORT_BASE+2)
 set -euo pipefail
 assay=$1
@@ -51,6 +52,17 @@ sub_bg "$work/got" -t ws/cross -C 1
   c.on('error', (e) => { console.error(e.message); process.exit(1); });")
 wait "$bg" || true
 check "a WebSocket client's message reaches a TCP client" "over websocket" "$(received "$work/got")"
+
+# Our own client over WebSocket and secure WebSocket (assay sub/pub --ws):
+# what one publishes over wss the other receives over ws.
+stdbuf -oL "$assay" sub --ws /mqtt -h "$host" -p "$ws" -t ws/own -C 1 -W 5 -d >"$work/own" 2>&1 &
+own=$!
+wait_for_line "$work/own" "received SUBACK" "$own"
+"$assay" pub --ws /mqtt -h localhost -p "$wss" --cafile "$work/ca.pem" -q 1 -t ws/own -m "over wss"
+wait "$own" || true
+check "assay pub over wss:// reaches assay sub over ws://" "over wss" "$(received "$work/own")"
+check "a path the broker does not serve: the client says the upgrade was declined" 1 \
+  "$("$assay" pub --ws /other -h "$host" -p "$ws" -t ws/own -m x >/dev/null 2>&1; echo $?)"
 
 # Upgrade requests that must be refused, with their HTTP status.
 upgrade() { # upgrade PATH [PROTOCOL]: the status line of the broker's answer

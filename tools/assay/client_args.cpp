@@ -217,6 +217,9 @@ void add_client_flags(CLI::App& cmd, ClientArgs& a, Tool tool) {
   last_wins(cmd.add_option("-L,--url", a.url,
                            "mqtt(s)://[user[:password]@]host[:port]/topic: host, port, "
                            "credentials and topic in one"));
+  last_wins(cmd.add_option("--ws", a.websocket,
+                           "MQTT over WebSocket on this HTTP path (e.g. /mqtt); secure "
+                           "WebSocket with the TLS options. Give the port with -p"));
   last_wins(cmd.add_option("-i,--id", a.id, "Client id (default: none, the broker assigns one)"));
   last_wins(cmd.add_option("-I,--id-prefix", a.id_prefix,
                            "Client id: this prefix followed by the process id"));
@@ -418,6 +421,10 @@ Prepared prepare(const CLI::App& cmd, const ClientArgs& a, Tool tool) {
     throw UsageError(
         "--insecure, --tls-version and --tls-alpn need TLS (--cafile, --capath or "
         "--tls-use-os-certs)");
+  }
+  if (!a.websocket.empty()) {
+    if (a.websocket.front() != '/') throw UsageError("--ws " + a.websocket + ": must start with /");
+    p.options.websocket_path = a.websocket;
   }
   (void)tool;
   return p;

@@ -42,6 +42,7 @@ struct ClientArgs {
   bool will_retain = false;
   std::string cafile;
   std::string capath;
+  std::string websocket;  // --ws PATH: MQTT over WebSocket on that HTTP path
   std::string cert;
   std::string key;
   std::string tls_version;

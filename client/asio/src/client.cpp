@@ -28,6 +28,7 @@ class Impl : public std::enable_shared_from_this<Impl> {
   Impl(const asio::any_io_executor& ex, Options options)
       : strand_(asio::make_strand(ex)),
         tls_(std::move(options.tls)),
+        websocket_path_(std::move(options.websocket_path)),
         max_buffered_messages_(options.max_buffered_messages),
         origin_(std::chrono::steady_clock::now()),
         engine_(std::move(options.engine), seeded(), Time{0}),
@@ -174,8 +175,13 @@ class Impl : public std::enable_shared_from_this<Impl> {
   void on(event::OpenTransport& o) {
     closing_ = false;
     out_.clear();
-    transport_ = tls_context_ ? make_tls_transport(strand_, tls_context_, *tls_)
-                              : make_tcp_transport(strand_);
+    if (websocket_path_) {
+      transport_ = make_websocket_transport(strand_, *websocket_path_, tls_context_,
+                                            tls_ ? &*tls_ : nullptr);
+    } else {
+      transport_ = tls_context_ ? make_tls_transport(strand_, tls_context_, *tls_)
+                                : make_tcp_transport(strand_);
+    }
     const std::uint64_t gen = ++generation_;
     transport_->async_open(o.server, [self = shared_from_this(), gen](error_code ec) {
       Impl& s = *self;
@@ -395,6 +401,7 @@ class Impl : public std::enable_shared_from_this<Impl> {
 
   asio::strand<asio::any_io_executor> strand_;
   std::optional<TlsOptions> tls_;
+  std::optional<std::string> websocket_path_;
   std::size_t max_buffered_messages_;
   std::chrono::steady_clock::time_point origin_;
   Engine engine_;

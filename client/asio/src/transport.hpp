@@ -1,4 +1,5 @@
-// The byte streams the Asio client speaks MQTT over: TCP, or TLS on TCP.
+// The byte streams the Asio client speaks MQTT over: TCP, TLS on TCP, or
+// WebSocket on either.
 // Opening resolves the name, connects, and (TLS) does the handshake with
 // SNI and the certificate checks TlsOptions asks for.
 #pragma once
@@ -10,6 +11,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "assay/client/client.hpp"
 
@@ -41,5 +43,10 @@ std::shared_ptr<Transport> make_tcp_transport(const boost::asio::any_io_executor
 std::shared_ptr<Transport> make_tls_transport(const boost::asio::any_io_executor& ex,
                                               std::shared_ptr<boost::asio::ssl::context> context,
                                               const TlsOptions& options);
+// MQTT over WebSocket on `path`, over TLS when `tls` is set (websocket_transport.cpp).
+std::shared_ptr<Transport> make_websocket_transport(const boost::asio::any_io_executor& ex,
+                                                    std::string path,
+                                                    std::shared_ptr<boost::asio::ssl::context> tls,
+                                                    const TlsOptions* options);
 
 }  // namespace assay::client::detail

@@ -67,6 +67,9 @@ struct TlsOptions {
 struct Options {
   ClientConfig engine;
   std::optional<TlsOptions> tls;
+  // MQTT over WebSocket on this HTTP path ("/mqtt"), secure WebSocket when
+  // `tls` is set too; MQTT's own framing on TCP without.
+  std::optional<std::string> websocket_path;
   // Messages not yet taken by async_receive() are held up to this many;
   // beyond it the client stops reading the socket (TCP pushes back on the
   // server). Unused while a message handler is set.

@@ -230,8 +230,9 @@ ConnectionId Engine::adopt(Handoff handoff, Time now) {
   const ConnectionId id = next_id_++;
   Link& l = links_.try_emplace(id, id, std::move(*handoff.connection)).first->second;
   if (!handoff.peer.empty() || !handoff.identity.empty()) {
-    l.origin = std::make_unique<Link::Origin>(
-        Link::Origin{std::move(handoff.peer), std::move(handoff.identity)});
+    Link::Origin& origin = l.origin_for_update();
+    origin.peer = std::move(handoff.peer);
+    origin.identity = std::move(handoff.identity);
   }
   on_connect(l, handoff.connect, now);
   schedule(l);
@@ -302,7 +303,9 @@ void Engine::process(Time now) {
       link.shrink = false;
       link.conn.shrink();
     }
-    if (link.origin && link.stage == Stage::answered) link.origin.reset();  // done with it
+    if (link.origin && link.stage == Stage::answered && !link.origin->exchange) {
+      link.origin.reset();  // done with it
+    }
     if (link.stage == Stage::handed_off) {
       links_.erase(id);
       continue;
@@ -420,7 +423,8 @@ void Engine::on_event(Link& link, Event& e, Time now) {
   } else if (const auto* closed = std::get_if<event::Closed>(&e)) {
     on_closed(link, *closed, now);
   } else if (const auto* a = std::get_if<event::AuthReceived>(&e)) {
-    (void)a;  // no enhanced authenticator is configured: refused at CONNECT
+    on_auth(link, a->auth, now);
+    link.shrink = true;
   }
 }
 

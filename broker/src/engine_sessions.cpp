@@ -37,19 +37,32 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
   } else if (client_id.size() < config_.minimum_client_id_length) {
     return refuse(ReasonCode::client_identifier_not_valid);  // [MQTT-3.1.3-8]
   }
-  if (c.properties.contains(PropertyId::authentication_method)) {
-    return refuse(ReasonCode::bad_authentication_method);  // [MQTT-4.12.0-1]
-  }
   // A verified certificate's identity is the user name (TLS listeners
-  // with use_identity_as_username).
+  // with use_identity_as_username), or else the user an enhanced
+  // authentication proved.
   const bool certified = link.origin && !link.origin->identity.empty();
-  const std::optional<std::string> username =
+  std::optional<std::string> username =
       certified ? std::optional<std::string>(link.origin->identity) : c.username;
   ConnectContext context{
       link.origin ? std::string_view(link.origin->peer) : std::string_view(), now, {}};
   if (certified) context.certificate_identity = link.origin->identity;
-  if (const ReasonCode rc = config_.authenticator->authenticate(c, context);
-      rc != ReasonCode::success) {
+  const std::string* method = v5 ? c.properties.string(PropertyId::authentication_method) : nullptr;
+  if (method != nullptr && !certified) {
+    if (!link.origin || !link.origin->authenticated) {
+      auto exchange = config_.authenticator->exchange(*method, client_id, context);
+      if (!exchange) return refuse(ReasonCode::bad_authentication_method);  // [MQTT-4.12.0-1]
+      link.origin_for_update().exchange = std::move(exchange);
+      // On success the exchange comes back here with `authenticated` set.
+      const Bytes* data = c.properties.binary(PropertyId::authentication_data);
+      return auth_step(link, data ? std::optional<Bytes>(*data) : std::nullopt, now);
+    }
+    // A CONNECT's User Name, if any, must be the user who proved itself.
+    if (c.username && *c.username != *link.origin->authenticated) {
+      return refuse(ReasonCode::bad_user_name_or_password);
+    }
+    username = link.origin->authenticated;
+  } else if (const ReasonCode rc = config_.authenticator->authenticate(c, context);
+             rc != ReasonCode::success) {
     return refuse(rc);
   }
   if (c.will) {
@@ -154,6 +167,12 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
     p.add(PropertyId::maximum_packet_size, config_.maximum_packet_size);
     if (config_.server_keep_alive) {
       p.add(PropertyId::server_keep_alive, std::uint32_t{*config_.server_keep_alive});
+    }
+    if (method != nullptr) {
+      p.add(PropertyId::authentication_method, *method);  // [MQTT-4.12.0-5]
+      if (link.origin && !link.origin->server_final.empty()) {
+        p.add(PropertyId::authentication_data, std::move(link.origin->server_final));
+      }
     }
   }
   link.to(Stage::answered);

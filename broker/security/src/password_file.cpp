@@ -45,6 +45,9 @@ std::optional<std::vector<std::uint8_t>> unbase64(std::string_view text) {
 }
 
 std::vector<std::uint8_t> derive(const PasswordHash& h, std::string_view password) {
+  if (h.kind == PasswordHash::Kind::scram_sha256) {
+    return scram::Credential::make(password, h.iterations, h.salt).stored_key;
+  }
   std::vector<std::uint8_t> out(key_bytes);
   if (h.kind == PasswordHash::Kind::pbkdf2_sha512) {
     if (PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()), h.salt.data(),
@@ -93,6 +96,22 @@ PasswordHash PasswordHash::make(std::string_view password, std::uint32_t iterati
   return h;
 }
 
+PasswordHash PasswordHash::make_scram(std::string_view password, std::uint32_t iterations) {
+  const scram::Credential c = scram::Credential::make(password, iterations);
+  PasswordHash h;
+  h.kind = Kind::scram_sha256;
+  h.iterations = c.iterations;
+  h.salt = c.salt;
+  h.key = c.stored_key;
+  h.server_key = c.server_key;
+  return h;
+}
+
+std::optional<scram::Credential> PasswordHash::scram_credential() const {
+  if (kind != Kind::scram_sha256) return std::nullopt;
+  return scram::Credential{iterations, salt, key, server_key};
+}
+
 std::optional<PasswordHash> PasswordHash::parse(std::string_view text) {
   const std::vector<std::string_view> f = fields(text);
   // "$7$..." splits into "", "7", ...
@@ -100,8 +119,9 @@ std::optional<PasswordHash> PasswordHash::parse(std::string_view text) {
   PasswordHash h;
   std::string_view salt;
   std::string_view key;
-  if (f[1] == "7" && f.size() == 5) {
-    h.kind = Kind::pbkdf2_sha512;
+  const bool is_scram = f[1] == "scram-sha-256" && f.size() == 6;
+  if ((f[1] == "7" && f.size() == 5) || is_scram) {
+    h.kind = is_scram ? Kind::scram_sha256 : Kind::pbkdf2_sha512;
     const char* end = f[2].data() + f[2].size();
     const auto [ptr, ec] = std::from_chars(f[2].data(), end, h.iterations);
     if (ec != std::errc{} || ptr != end || h.iterations == 0 ||
@@ -119,7 +139,16 @@ std::optional<PasswordHash> PasswordHash::parse(std::string_view text) {
   }
   auto s = unbase64(salt);
   auto k = unbase64(key);
-  if (!s || !k || s->empty() || k->size() != key_bytes) return std::nullopt;
+  const std::size_t size = is_scram ? scram::key_size : key_bytes;
+  if (!s || !k || s->empty() || k->size() != size) return std::nullopt;
+  if (is_scram) {
+    auto server = unbase64(f[5]);
+    if (!server || server->size() != size || h.iterations < scram::minimum_iterations ||
+        h.iterations > scram::maximum_iterations) {
+      return std::nullopt;
+    }
+    h.server_key = std::move(*server);
+  }
   h.salt = std::move(*s);
   h.key = std::move(*k);
   return h;
@@ -127,6 +156,10 @@ std::optional<PasswordHash> PasswordHash::parse(std::string_view text) {
 
 std::string PasswordHash::text() const {
   if (kind == Kind::sha512) return "$6$" + base64(salt) + "$" + base64(key);
+  if (kind == Kind::scram_sha256) {
+    return "$scram-sha-256$" + std::to_string(iterations) + "$" + base64(salt) + "$" + base64(key) +
+           "$" + base64(server_key);
+  }
   return "$7$" + std::to_string(iterations) + "$" + base64(salt) + "$" + base64(key);
 }
 
@@ -163,8 +196,9 @@ std::variant<PasswordFile, PasswordFileError> PasswordFile::parse(std::string_vi
     }
     auto hash = PasswordHash::parse(hash_text);
     if (!hash) {
-      return PasswordFileError{number, "user \"" + std::string(user) +
-                                           "\": not a $7$ (PBKDF2-SHA-512) or $6$ (SHA-512) hash"};
+      return PasswordFileError{
+          number, "user \"" + std::string(user) +
+                      "\": not a $7$ (PBKDF2-SHA-512), $6$ (SHA-512) or $scram-sha-256$ hash"};
     }
     if (file.users_.contains(user)) {
       return PasswordFileError{number, "user \"" + std::string(user) + "\" appears twice"};

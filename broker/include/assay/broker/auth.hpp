@@ -6,6 +6,7 @@
 // implementation that must consult a remote service caches.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,6 +32,31 @@ struct ConnectContext {
   std::string_view certificate_identity;
 };
 
+// 5.0 enhanced authentication (§4.12): one exchange of Authentication Data,
+// from CONNECT to CONNACK or, for a re-authentication, from AUTH 0x19 to
+// AUTH 0x00. The engine feeds it the data of the CONNECT (or AUTH 0x19) and
+// then of each AUTH 0x18 the client answers with, and sends what each step
+// returns: AUTH 0x18 for a challenge [MQTT-4.12.0-2], CONNACK 0x00 or
+// AUTH 0x00 for success, CONNACK (or DISCONNECT) with the refusal code
+// otherwise [MQTT-4.12.0-4], [MQTT-4.12.1-2]. A client that stops answering
+// is closed by the CONNECT timeout.
+class AuthExchange {
+ public:
+  struct Step {
+    enum class Kind : std::uint8_t { challenge, success, refused };
+    Kind kind = Kind::refused;
+    // Sent as Authentication Data: in AUTH 0x18 (challenge), in CONNACK or
+    // AUTH 0x00 (success, when not empty).
+    mqtt::Bytes data;
+    mqtt::ReasonCode refusal = mqtt::ReasonCode::not_authorized;
+    // Success: the user name who proved itself, as the Authorizer sees it.
+    std::string username;
+  };
+  virtual ~AuthExchange() = default;
+  // `data`: the Authentication Data received (nullopt: the packet had none).
+  virtual Step step(const std::optional<mqtt::Bytes>& data, mqtt::Time now) = 0;
+};
+
 class Authenticator {
  public:
   virtual ~Authenticator() = default;
@@ -40,6 +66,20 @@ class Authenticator {
   // 0x87 and 0x8A -> 5, 0x85 -> 2, 0x88 -> 3; anything else -> 3).
   virtual mqtt::ReasonCode authenticate(const mqtt::Connect& connect,
                                         const ConnectContext& context) = 0;
+  // An exchange for a CONNECT (or AUTH 0x19) naming Authentication Method
+  // `method`, or nullptr when this broker does not know the method: the
+  // CONNECT is refused with 0x8C (Bad authentication method)
+  // [MQTT-4.12.0-1]. With an exchange, authenticate() is not called: the
+  // exchange decides alone. The context's peer is empty for a
+  // re-authentication.
+  virtual std::unique_ptr<AuthExchange> exchange(std::string_view method,
+                                                 std::string_view client_id,
+                                                 const ConnectContext& context) {
+    (void)method;
+    (void)client_id;
+    (void)context;
+    return nullptr;
+  }
 };
 
 class Authorizer {

@@ -270,6 +270,9 @@ class Engine {
   void process(mqtt::Time now);
   void on_event(Link& link, mqtt::Event& e, mqtt::Time now);
   void on_connect(Link& link, const mqtt::Connect& c, mqtt::Time now);
+  // 5.0 enhanced authentication (engine_auth.cpp).
+  void on_auth(Link& link, const mqtt::Auth& auth, mqtt::Time now);
+  void auth_step(Link& link, const std::optional<mqtt::Bytes>& data, mqtt::Time now);
   void on_subscribe(Link& link, const mqtt::Subscribe& s, mqtt::Time now);
   void on_unsubscribe(Link& link, const mqtt::Unsubscribe& u, mqtt::Time now);
   void on_closed(Link& link, const mqtt::event::Closed& c, mqtt::Time now);

@@ -279,6 +279,11 @@ class Connection {
   std::uint16_t peer_topic_alias_maximum() const { return peer_topic_alias_maximum_; }
   // The CONNECT sent (client) or received (server; until it is answered).
   const Connect* connect_packet() const { return connect_.get(); }
+  // 5.0: the CONNECT's Authentication Method, which every AUTH of the
+  // connection carries [MQTT-4.12.0-5]; null without enhanced authentication.
+  const std::string* authentication_method() const {
+    return extras_ && extras_->authentication_method ? &*extras_->authentication_method : nullptr;
+  }
 
  private:
   enum Timer : std::size_t { connect_timer, keep_alive_timer, ping_timer, timer_count };
@@ -388,9 +393,6 @@ class Connection {
   Extras& extras() {
     if (!extras_) extras_ = std::make_unique<Extras>();
     return *extras_;
-  }
-  const std::string* authentication_method() const {
-    return extras_ && extras_->authentication_method ? &*extras_->authentication_method : nullptr;
   }
 
   // Packet id -> number of filters, for the few SUBSCRIBE/UNSUBSCRIBE flows

@@ -16,6 +16,10 @@
 // address, and the PBKDF2 work it would cost stays bounded. A password once
 // verified is remembered as a keyed SHA-256 (a random key per process), so a
 // reconnecting fleet does not pay PBKDF2's cost on every CONNECT.
+//
+// 5.0 enhanced authentication: SCRAM-SHA-256 for users with a SCRAM
+// credential, under the same lockout and logging; an unknown user's
+// exchange looks like a known one's until the proof fails.
 #pragma once
 
 #include <array>
@@ -56,6 +60,10 @@ class FileSecurity final : public Authenticator, public Authorizer {
 
   mqtt::ReasonCode authenticate(const mqtt::Connect& connect,
                                 const ConnectContext& context) override;
+  // SCRAM-SHA-256 (scram_exchange.cpp) for the users whose password file
+  // line is a $scram-sha-256$ credential; nullptr for any other method.
+  std::unique_ptr<AuthExchange> exchange(std::string_view method, std::string_view client_id,
+                                         const ConnectContext& context) override;
   bool may_publish(const Principal& who, std::string_view topic) override;
   bool may_subscribe(const Principal& who, std::string_view filter) override;
   bool may_read(const Principal& who, std::string_view topic) override;
@@ -70,6 +78,7 @@ class FileSecurity final : public Authenticator, public Authorizer {
     std::optional<PasswordFile> passwords;
     std::optional<Acl> acl;
   };
+  friend class ScramExchange;
   FileSecurity(SecurityOptions options, SecurityLog log);
   static std::variant<std::shared_ptr<const Rules>, std::string> load(const SecurityOptions& o);
   std::shared_ptr<const Rules> rules() const;

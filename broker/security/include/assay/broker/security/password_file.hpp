@@ -5,7 +5,14 @@
 //                                  writes, with far more iterations than
 //                                  Mosquitto 2.0's 101)
 //   $6$<salt>$<digest>            SHA-512(password || salt), Mosquitto 1.x
-// with salt and key in base64. A line that does not parse is an error that
+//   $scram-sha-256$<iterations>$<salt>$<StoredKey>$<ServerKey>
+//                                 a SCRAM-SHA-256 credential (RFC 5802):
+//                                 such a user can log in with SCRAM
+//                                 (MQTT 5.0 enhanced authentication) or
+//                                 with a plain password; `assay passwd
+//                                 --scram` writes it. Mosquitto cannot read
+//                                 this kind.
+// with salt and keys in base64. A line that does not parse is an error that
 // names it, never an account: parse() fails as a whole, so a broker never
 // starts (or reloads) with part of a file.
 #pragma once
@@ -18,14 +25,17 @@
 #include <variant>
 #include <vector>
 
+#include "assay/scram/scram.hpp"
+
 namespace assay::broker::security {
 
 struct PasswordHash {
-  enum class Kind : std::uint8_t { pbkdf2_sha512, sha512 };
+  enum class Kind : std::uint8_t { pbkdf2_sha512, sha512, scram_sha256 };
   Kind kind = Kind::pbkdf2_sha512;
-  std::uint32_t iterations = 0;  // pbkdf2 only
+  std::uint32_t iterations = 0;  // pbkdf2 and scram
   std::vector<std::uint8_t> salt;
-  std::vector<std::uint8_t> key;
+  std::vector<std::uint8_t> key;         // scram: StoredKey
+  std::vector<std::uint8_t> server_key;  // scram only
 
   // What `assay passwd` writes: PBKDF2-HMAC-SHA-512 with a fresh 16-byte
   // salt from OpenSSL's random source and a 64-byte key. The broker checks a
@@ -37,7 +47,15 @@ struct PasswordHash {
   static constexpr std::uint32_t default_iterations = 20'000;
   static PasswordHash make(std::string_view password,
                            std::uint32_t iterations = default_iterations);
-  // The `$7$...` or `$6$...` text; nullopt when it is not one.
+  // A SCRAM-SHA-256 credential (PBKDF2-HMAC-SHA-256 underneath). The broker
+  // never hashes for a SCRAM login, only the client does; a plain-password
+  // login against it costs the same as against a $7$ hash.
+  static PasswordHash make_scram(std::string_view password,
+                                 std::uint32_t iterations = scram::default_iterations);
+  // The SCRAM credential, for kind scram_sha256 only.
+  std::optional<scram::Credential> scram_credential() const;
+  // The `$7$...`, `$6$...` or `$scram-sha-256$...` text; nullopt when it
+  // is none of them.
   static std::optional<PasswordHash> parse(std::string_view text);
   std::string text() const;
   // Constant time in the key's length (CRYPTO_memcmp).

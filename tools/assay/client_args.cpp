@@ -225,6 +225,10 @@ void add_client_flags(CLI::App& cmd, ClientArgs& a, Tool tool) {
                            "Client id: this prefix followed by the process id"));
   last_wins(cmd.add_option("-u,--username", a.username, "User name"));
   last_wins(cmd.add_option("-P,--pw", a.password, "Password"));
+  last_wins(cmd.add_option("--auth", a.auth,
+                           "5.0 enhanced authentication with -u and -P: scram-sha-256 (the "
+                           "password never crosses the wire, and the broker must prove it "
+                           "knows the user's keys); implies -V 5"));
   last_wins(cmd.add_option("-k,--keepalive", a.keep_alive, "Keep Alive in seconds (default 60)")
                 ->check(CLI::Range(0, 65535)));
   last_wins(cmd.add_option("-V,--protocol-version", a.version,
@@ -282,6 +286,12 @@ Prepared prepare(const CLI::App& cmd, const ClientArgs& a, Tool tool) {
     }
   }
   if (!a.properties.empty() && !(seen_v && v_after_d)) version = Version::v5;
+  if (!a.auth.empty()) {
+    if (seen_v && version != Version::v5) {
+      throw UsageError("--auth: enhanced authentication needs MQTT 5.0 (-V 5)");
+    }
+    version = Version::v5;
+  }
   c.version = version;
 
   // Where: -L, then -h/-p/-u/-P given after it override it.
@@ -324,6 +334,20 @@ Prepared prepare(const CLI::App& cmd, const ClientArgs& a, Tool tool) {
   }
   if (check_utf8(c.client_id) != Utf8Status::ok)
     throw UsageError("-i: the client id must be UTF-8");
+  if (!a.auth.empty()) {
+    std::string method = a.auth;
+    std::transform(method.begin(), method.end(), method.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::toupper(ch)); });
+    if (method != scram::method_name) {
+      throw UsageError("--auth " + a.auth + ": the method known is scram-sha-256");
+    }
+    if (!user || !password) throw UsageError("--auth scram-sha-256: needs -u and -P");
+    // The user name goes in the SCRAM messages; the password stays here.
+    p.scram = std::make_shared<client::ScramAuthenticator>(*user, *password);
+    e.authenticator = p.scram;
+    c.username = *user;
+    password.reset();
+  }
   if (user) c.username = *user;
   if (password) {
     if (!user && version == Version::v3_1_1) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "assay/client/client.hpp"
+#include "assay/client/scram_authenticator.hpp"
 
 namespace assay::tools {
 
@@ -30,6 +31,7 @@ struct ClientArgs {
   std::string id_prefix;
   std::optional<std::string> username;
   std::optional<std::string> password;
+  std::string auth;  // --auth METHOD: 5.0 enhanced authentication with -u and -P
   int keep_alive = 60;
   std::string version = "311";
   bool no_clean = false;                             // -c
@@ -66,6 +68,9 @@ struct Prepared {
   mqtt::Properties disconnect;           // -D disconnect ...
   std::optional<std::string> url_topic;  // the topic part of -L
   std::string target;                    // "host:port", for messages
+  // --auth scram-sha-256: also in options.engine.authenticator; kept here
+  // to say why a login failed on our side.
+  std::shared_ptr<client::ScramAuthenticator> scram;
 };
 Prepared prepare(const CLI::App& cmd, const ClientArgs& args, Tool tool);
 

@@ -58,6 +58,10 @@ int ClientTool::connect_failed(client::error_code ec) {
   if (ec.category() == client::reason_category()) {
     const auto rc = static_cast<ReasonCode>(ec.value());
     error("Connection error: " + connack_text(rc, version()));
+    if (prepared_.scram && prepared_.scram->failure()) {
+      const scram::Failure& f = *prepared_.scram->failure();
+      error("SCRAM-SHA-256: " + f.error + " (" + f.detail + ")");
+    }
     if (version() == Version::v3_1_1) return connack_code_v311(rc).value_or(exit_code::error);
     return ec.value();
   }

@@ -29,6 +29,7 @@ struct ConformArgs {
   bool insecure = false;
   std::string username;
   std::string password;
+  std::string scram;  // USER:PASSWORD
   std::string version = "both";
   std::vector<std::string> only;
   std::vector<std::string> exclude;
@@ -253,6 +254,9 @@ void add_conform_command(CLI::App& app) {
   cmd->add_flag("--insecure", a->insecure, "TLS without verifying the broker's certificate");
   cmd->add_option("-u,--username", a->username, "User Name for every CONNECT");
   cmd->add_option("-P,--password", a->password, "Password for every CONNECT");
+  cmd->add_option("--scram", a->scram,
+                  "USER:PASSWORD of an account the broker knows for SCRAM-SHA-256: runs the "
+                  "enhanced authentication cases (5.0 \u00a74.12), not applicable without it");
   cmd->add_option("-V,--version", a->version, "Protocol versions to test")
       ->check(CLI::IsMember({"3.1.1", "5", "both"}));
   cmd->add_option("--only", a->only,
@@ -285,6 +289,15 @@ void add_conform_command(CLI::App& app) {
     o.stress_messages = a->stress_messages;
     if (!a->username.empty()) o.username = a->username;
     if (!a->password.empty()) o.password = mqtt::Bytes(a->password.begin(), a->password.end());
+    if (!a->scram.empty()) {
+      const std::size_t colon = a->scram.find(':');
+      if (colon == std::string::npos || colon == 0) {
+        std::cerr << "assay conform: --scram " << a->scram << ": expected USER:PASSWORD\n";
+        throw CLI::RuntimeError(2);
+      }
+      o.scram =
+          conformance::Options::Account{a->scram.substr(0, colon), a->scram.substr(colon + 1)};
+    }
 
     if (a->list && a->report == "json") {
       nlohmann::ordered_json cases = nlohmann::ordered_json::array();

@@ -118,9 +118,19 @@ int run_passwd(const PasswdOptions& o, std::ostream& err) {
       err << "assay passwd: the password is empty\n";
       return 1;
     }
-    const std::uint32_t iterations =
-        o.iterations != 0 ? o.iterations : PasswordHash::default_iterations;
-    file.set(o.user, PasswordHash::make(*o.password, iterations));
+    if (o.scram) {
+      const std::uint32_t iterations = o.iterations != 0 ? o.iterations : scram::default_iterations;
+      if (iterations < scram::minimum_iterations) {
+        err << "assay passwd: --iterations " << iterations << ": SCRAM needs at least "
+            << scram::minimum_iterations << " (RFC 7677)\n";
+        return 1;
+      }
+      file.set(o.user, PasswordHash::make_scram(*o.password, iterations));
+    } else {
+      const std::uint32_t iterations =
+          o.iterations != 0 ? o.iterations : PasswordHash::default_iterations;
+      file.set(o.user, PasswordHash::make(*o.password, iterations));
+    }
   }
   if (!write_atomically(o.file, file.text(), error)) {
     err << "assay passwd: " << error << '\n';
@@ -148,6 +158,10 @@ void add_passwd_command(CLI::App& app) {
       "  assay passwd -c passwd alice              a new file with alice (asks twice)\n"
       "  assay passwd passwd bob                   add bob, or change his password\n"
       "  echo \"$PW\" | assay passwd --stdin passwd bob   the password from a script\n"
+      "  assay passwd --scram passwd carol         carol may log in with SCRAM-SHA-256\n"
+      "                                            (MQTT 5.0 enhanced authentication) or\n"
+      "                                            a plain password; mosquitto cannot\n"
+      "                                            read such a line\n"
       "  assay passwd -D passwd bob                delete bob\n"
       "Exit code 0 when the file was written, 1 on an error (which names the file,\n"
       "its line, or the user).");
@@ -166,7 +180,11 @@ void add_passwd_command(CLI::App& app) {
                   "PBKDF2 iterations (default " + std::to_string(PasswordHash::default_iterations) +
                       "; each first login costs the broker one hash)")
       ->check(CLI::Range(1000, 10'000'000));
-  remove->excludes(create)->excludes(batch)->excludes(in);
+  auto* scram_flag = cmd->add_flag(
+      "--scram", o.scram,
+      "Store a SCRAM-SHA-256 credential, so that the user can log in with MQTT 5.0 enhanced "
+      "authentication (assay pub/sub --auth scram-sha-256) as well as with a plain password");
+  remove->excludes(create)->excludes(batch)->excludes(in)->excludes(scram_flag);
   batch->excludes(in);
   cmd->callback([args, cmd] {
     PasswdOptions options = args->options;

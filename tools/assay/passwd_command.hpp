@@ -17,6 +17,7 @@ struct PasswdOptions {
   bool remove = false;                  // -D: delete the user
   std::optional<std::string> password;  // -b PASSWORD, or read by run_passwd's caller
   std::uint32_t iterations = 0;         // 0: PasswordHash::default_iterations
+  bool scram = false;                   // a $scram-sha-256$ credential instead of $7$
 };
 
 // Applies `options` to the file and writes it back atomically (a temporary

@@ -45,6 +45,7 @@ std::vector<Case> all_cases() {
   cases::publish(out);
   cases::subscribe(out);
   cases::v5_features(out);
+  cases::auth(out);
   cases::malformed(out);
   cases::stress(out);
   return out;

@@ -32,6 +32,18 @@ trap cleanup EXIT
 "$assay" broker --bind 127.0.0.1 -p "$assay_port" --threads 2 2>"$work/assay.log" &
 assay_pid=$!
 pids+=($assay_pid)
+# A second assay broker with a password file holding a SCRAM-SHA-256
+# account, for the enhanced authentication cases (§4.12); the first keeps
+# the defaults every other case expects.
+scram_port=$((assay_port + 30))
+printf 'conform-secret\n' | "$assay" passwd -c --scram --stdin "$work/passwd" conform-user
+cat >"$work/scram.json" <<CONF
+{"allow_anonymous": true, "password_file": "$work/passwd"}
+CONF
+"$assay" broker -c "$work/scram.json" --bind 127.0.0.1 -p "$scram_port" --threads 2 \
+  2>"$work/scram.log" &
+scram_pid=$!
+pids+=($scram_pid)
 tls_port=$((mosquitto_port + 10))
 # Mosquitto started as root drops to its own user before reading the key.
 chmod 755 "$work"
@@ -79,6 +91,24 @@ import json, sys
 c = json.load(open(sys.argv[1]))["capabilities"]
 if not (c["mqtt_3_1_1"] and c["mqtt_5"]):
     sys.exit(f"!! assay broker did not accept both versions: {c}")
+PY
+
+wait_for_line "$work/scram.log" "listening on 127.0.0.1:$scram_port" "$scram_pid"
+echo "== assay broker, enhanced authentication (SCRAM-SHA-256)"
+"$assay" conform "127.0.0.1:$scram_port" -V 5 --only 'auth.*' \
+  --scram conform-user:conform-secret --report json -o "$work/scram-report.json" || true
+python3 - "$work/scram-report.json" <<'PY' || status=1
+import json, sys
+r = json.load(open(sys.argv[1]))
+s = r["summary"]
+print(f"  {s['passed']} passed, {s['failed']} failed, {s['not_applicable']} not applicable")
+for c in r["cases"]:
+    if c["verdict"] != "passed":
+        print("!!", c["id"], c["verdict"], "-", c.get("message", ""))
+        for line in c["exchange"][-20:]:
+            print("     ", line["at_ms"], line["peer"], line["direction"], line["text"][:300])
+# All five enhanced authentication cases ran and passed.
+sys.exit(0 if s["passed"] == 5 and s["failed"] == 0 and s["not_applicable"] == 0 else 1)
 PY
 
 echo "== mosquitto"

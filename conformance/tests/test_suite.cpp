@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <set>
 
+#include "assay/broker/security/file_security.hpp"
 #include "assay/conformance/engine_network.hpp"
 #include "assay/conformance/simulated_network.hpp"
 #include "assay/conformance/suite.hpp"
@@ -48,10 +51,31 @@ void each_frame(mqtt::Bytes& bytes,
   bytes = std::move(out);
 }
 
+// The engine's defaults, plus the broker's FileSecurity with one SCRAM
+// account (anonymous access on), so that the enhanced authentication cases
+// run in process too.
+broker::EngineConfig with_scram() {
+  const auto dir = std::filesystem::temp_directory_path() / "assay-conformance-scram";
+  std::filesystem::create_directories(dir);
+  broker::security::PasswordFile file;
+  file.set("conform", broker::security::PasswordHash::make_scram("secret", 4096));
+  std::ofstream(dir / "passwd", std::ios::trunc) << file.text();
+  broker::security::SecurityOptions o;
+  o.allow_anonymous = true;
+  o.password_file = (dir / "passwd").string();
+  auto opened = broker::security::FileSecurity::open(o, {});
+  std::filesystem::remove_all(dir);
+  if (opened.index() != 0) throw std::runtime_error(std::get<std::string>(opened));
+  broker::EngineConfig config;
+  config.authenticator = std::get<0>(opened);
+  return config;
+}
+
 Options quick() {
   Options o;
   o.token = std::string("t");
   o.stress_messages = 100;
+  o.scram = Options::Account{"conform", "secret"};
   return o;
 }
 
@@ -70,7 +94,7 @@ TEST(Suite, EveryCaseHasAUniqueIdAndStatements) {
 // Every case passes against our broker: with its defaults, or, for the
 // cases about brokers that offer less, configured to offer less.
 TEST(Suite, OurBrokerPassesEveryApplicableCase) {
-  EngineNetwork net;
+  EngineNetwork net(with_scram());
   const Report r = run_suite(net, quick());
   EXPECT_TRUE(r.capabilities.v5);
   EXPECT_TRUE(r.capabilities.v3_1_1);
@@ -94,7 +118,7 @@ TEST(Suite, OurBrokerPassesEveryApplicableCase) {
 // broker --threads 3` runs them: sessions on their client id's shard,
 // subscriptions and retained messages shared, messages forwarded.
 TEST(Suite, OurShardedBrokerPassesEveryApplicableCase) {
-  EngineNetwork net(broker::EngineConfig{}, 3);
+  EngineNetwork net(with_scram(), 3);
   const Report r = run_suite(net, quick());
   EXPECT_EQ(r.count(Verdict::failed), 0u) << failures(r);
   EXPECT_EQ(r.count(Verdict::passed) + r.count(Verdict::not_applicable), all_cases().size());
@@ -107,7 +131,7 @@ TEST(Suite, OurShardedBrokerPassesEveryApplicableCase) {
 // TCP splits or paces a stream. Three seeds, on one engine and on three.
 TEST(Suite, OurBrokerPassesOverSimulatedLinks) {
   for (const std::uint64_t seed : {1u, 2u, 3u}) {
-    SimulatedNetwork net(seed, {}, broker::EngineConfig{}, seed % 2 == 1 ? 1 : 3);
+    SimulatedNetwork net(seed, {}, with_scram(), seed % 2 == 1 ? 1 : 3);
     const Report r = run_suite(net, quick());
     EXPECT_EQ(r.count(Verdict::failed), 0u) << "seed " << seed << "\n" << failures(r);
     EXPECT_EQ(r.count(Verdict::not_applicable), 3u);  // for brokers that offer less

@@ -34,6 +34,14 @@ struct Options {
   std::vector<std::string> exclude;
   std::optional<std::string> username;
   std::optional<mqtt::Bytes> password;
+  // An account the broker knows for SCRAM-SHA-256 (5.0 enhanced
+  // authentication): the §4.12 cases need one and are not applicable
+  // without it.
+  struct Account {
+    std::string user;
+    std::string password;
+  };
+  std::optional<Account> scram;
   // A per-run token in client ids and topics, so that runs against a shared
   // broker do not meet; random when empty.
   std::string token;
@@ -279,6 +287,7 @@ void session(std::vector<Case>& out);
 void v5_features(std::vector<Case>& out);
 void malformed(std::vector<Case>& out);
 void stress(std::vector<Case>& out);
+void auth(std::vector<Case>& out);
 }  // namespace cases
 
 // Adds a case for each version that has statement ids (an empty list means

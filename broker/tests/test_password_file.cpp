@@ -118,6 +118,35 @@ TEST(PasswordFile, MalformedLinesAreErrorsThatNameTheLine) {
   }
 }
 
+TEST(PasswordFile, ScramCredentialsRoundTripAndVerifyPlainPasswords) {
+  const PasswordHash h = PasswordHash::make_scram("pencil", 4096);
+  EXPECT_EQ(h.kind, PasswordHash::Kind::scram_sha256);
+  const std::string text = h.text();
+  EXPECT_EQ(text.rfind("$scram-sha-256$4096$", 0), 0u) << text;
+  const auto back = PasswordHash::parse(text);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->text(), text);
+  EXPECT_TRUE(back->verify("pencil"));
+  EXPECT_FALSE(back->verify("pencil2"));
+  const auto c = back->scram_credential();
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->iterations, 4096u);
+  EXPECT_TRUE(c->verify("pencil"));
+  EXPECT_FALSE(PasswordHash::make("pencil", 1000).scram_credential().has_value());
+  // Keys of the wrong size, a count below RFC 7677's 4096, a missing
+  // ServerKey: none of them is an account.
+  const std::string salt = "$W22ZaJ0SNY7soEsUEjb6gQ==";
+  const std::string key = "$" + std::string(43, 'A') + "=";
+  for (const std::string& bad :
+       {"$scram-sha-256$4096" + salt + key, "$scram-sha-256$4095" + salt + key + key,
+        "$scram-sha-256$4096" + salt + "$AAAA" + key, "$scram-sha-256$x" + salt + key + key}) {
+    EXPECT_FALSE(PasswordHash::parse(bad).has_value()) << bad;
+  }
+  EXPECT_TRUE(PasswordHash::parse("$scram-sha-256$4096" + salt + key + key).has_value());
+  const PasswordFileError e = error_of("carol:$scram-sha-256$4096" + salt + key + "\n");
+  EXPECT_NE(e.message.find("$scram-sha-256$"), std::string::npos) << e.message;
+}
+
 TEST(PasswordFile, UserNamesWithSeparatorsAreRefused) {
   EXPECT_TRUE(check_user_name("a:b"));
   EXPECT_TRUE(check_user_name("a\nb"));

@@ -58,7 +58,19 @@ e.g. 0.2 for a quick look; rates stay, so runs get shorter).
 Mosquitto is single-threaded, and CPU per delivery is compared thread for
 thread; the multi-threaded figures are a separate run.
 
+With --persistence, the table is instead QoS 1 from one publisher to one
+subscriber as fast as acknowledgements allow (deliveries per second and CPU
+per delivery) on five brokers side by side: assay with persistence_sync
+`every` (nothing acknowledged before it is on disk), `interval` (1000 ms)
+and off, and Mosquitto with `persistence true` (its autosave) and without;
+ratios are to Mosquitto with persistence. peer_load's clients keep their
+sessions there (3.1.1, CleanSession 0). With --tls, 1-to-1 QoS 1 at
+10,000 messages a second over TLS (a throwaway CA and certificate made
+with openssl) against Mosquitto over TLS, loaded by peer_load alone
+(`assay bench` has no TLS), which verifies the certificate.
+
   compare_brokers.py ASSAY_BINARY [--smoke | --instructions [--other BINARY]] [--rounds N]
+                     [--persistence] [--tls]
                      [--generator assay|mosquitto|both] [--scale F]
                      [--threads N] [--port-base N] [--json FILE]
 
@@ -183,6 +195,9 @@ def bench(port, scenario, qos, clients, messages, rate, generator="assay"):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+bench_peer_extra = []  # more peer_load arguments (--cafile, --persistent), per comparison
+
+
 def bench_peer(port, scenario, qos, clients, messages, rate):
     publishers = 1 if scenario == "fan-out" else clients
     subscribers = 1 if scenario == "fan-in" else clients
@@ -190,7 +205,7 @@ def bench_peer(port, scenario, qos, clients, messages, rate):
                           "--scenario", scenario, "--qos", str(qos), "--messages", str(messages),
                           "--publishers", str(publishers), "--subscribers", str(subscribers),
                           "--window", str(PEER_WINDOW), "--rate", str(rate), "--payload", "64",
-                          "--timeout", "240"],
+                          "--timeout", "240", *bench_peer_extra],
                          capture_output=True, text=True, timeout=300)
     if out.returncode != 0:
         raise SystemExit(f"peer_load failed ({scenario} qos {qos}): {out.stderr}{out.stdout}")
@@ -375,13 +390,141 @@ def report(rounds_of, label):
             print(f"| {name} | {metric} | {x:.2f} | {y:.2f} | {ratio} | {each} |")
 
 
+# --persistence and --tls: what a deployed broker pays, against Mosquitto
+# configured the same way, each variant a broker of its own.
+PERSISTENCE_LOAD = ("1-to-1 QoS 1, as fast as acknowledgements allow", "pairs", 1, 1, 20000, 0)
+TLS_LOAD = ("1-to-1 QoS 1 over TLS, 10k msg/s", "pairs", 1, 1, 50000, 10000)
+
+
+def write_file(work, name, text):
+    path = os.path.join(work, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def assay_config_argv(work, name, port, extra):
+    config = {"listeners": [{"address": "127.0.0.1", "port": port}]}
+    config["listeners"][0].update(extra.pop("listener", {}))
+    config.update(extra)
+    path = write_file(work, f"{name}.json", json.dumps(config))
+    return [assay, "broker", "-c", path, "-q", "--threads", "1"]
+
+
+def mosquitto_conf_argv(work, name, port, lines):
+    conf = write_file(work, f"{name}.conf",
+                      f"listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
+                      "max_inflight_messages 0\nmax_queued_messages 1000\n" + lines)
+    return [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", conf]
+
+
+def make_certificates(work):
+    """A throwaway CA and a server certificate for 127.0.0.1 (openssl)."""
+    def run(*argv):
+        subprocess.run(["openssl", *argv], check=True, capture_output=True, cwd=work)
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=bench CA",
+        "-keyout", "ca.key", "-out", "ca.pem")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout",
+        "server.key", "-out", "server.csr")
+    write_file(work, "san.cnf", "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run("x509", "-req", "-days", "2", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-extfile", "san.cnf", "-out", "server.pem")
+    # Mosquitto started as root drops to its own user before reading them.
+    os.chmod(work, 0o755)
+    os.chmod(os.path.join(work, "server.key"), 0o644)
+    return {k: os.path.join(work, f) for k, f in
+            (("ca", "ca.pem"), ("cert", "server.pem"), ("key", "server.key"))}
+
+
+def compare_variants(work, title, load, variants, reference, generators, peer_args):
+    """Each variant (label, argv, port) as its own broker, all running side
+    by side, taking turns per round; prints throughput and CPU per delivery
+    against the reference variant's."""
+    global bench_peer_extra
+    bench_peer_extra = peer_args
+    name, scenario, qos, clients, messages, rate = load
+    load = (name, scenario, qos, clients, max(1, round(messages * scale)), rate)
+    running = []
+    results = {g: {label: [] for label, *_ in variants} for g in generators}
+    try:
+        for label, argv, port in variants:
+            running.append((label, Broker(f"variant-{port}", argv, port, work)))
+        for round_ in range(rounds):
+            order = running[round_ % len(running):] + running[:round_ % len(running)]
+            for g in generators:
+                for label, broker in order:
+                    results[g][label].append(measure_one(broker, g, *load))
+    finally:
+        bench_peer_extra = []
+        for _, b in running:
+            b.stop()
+    for g in generators:
+        print(f"{title}: {load[0]}, {GENERATOR_LABELS[g]}, median of {rounds} rounds")
+        print(f"| broker | deliveries/s | ratio to {reference} | CPU us/delivery | ratio | "
+              "latency p50 us | p99 us |")
+        print("|---|---|---|---|---|---|---|")
+        ref = results[g][reference]
+        ref_rate = median([r["deliveries_per_second"] for r in ref])
+        ref_cpu = median([cpu(r) for r in ref])
+        for label, *_ in variants:
+            rs = results[g][label]
+            rate = median([r["deliveries_per_second"] for r in rs])
+            c = median([cpu(r) for r in rs])
+            print(f"| {label} | {rate:.0f} | {rate / ref_rate:.2f} | {c:.2f} | {c / ref_cpu:.2f} | "
+                  f"{median([p50(r) for r in rs]):.0f} | {median([p99(r) for r in rs]):.0f} |")
+        print()
+    return results
+
+
+def persistence_comparison(work):
+    p = port_base
+    variants = [
+        ("assay, persistence every", assay_config_argv(work, "every", p, {
+            "persistence_file": os.path.join(work, "every.log"), "persistence_sync": "every"}), p),
+        ("assay, persistence interval 1000 ms", assay_config_argv(work, "interval", p + 1, {
+            "persistence_file": os.path.join(work, "interval.log"),
+            "persistence_sync": "interval", "persistence_sync_interval": 1000}), p + 1),
+        ("assay, no persistence", assay_config_argv(work, "volatile", p + 2, {}), p + 2),
+        ("mosquitto, persistence true", mosquitto_conf_argv(work, "mosq-persist", p + 3,
+            f"persistence true\npersistence_location {work}/\n"), p + 3),
+        ("mosquitto, no persistence", mosquitto_conf_argv(work, "mosq-volatile", p + 4, ""), p + 4),
+    ]
+    # peer_load's clients keep their sessions (3.1.1 CleanSession 0), so the
+    # subscriber's session holds every message on its way.
+    return compare_variants(work, "persistence", PERSISTENCE_LOAD, variants,
+                            "mosquitto, persistence true", GENERATORS,
+                            ["--version", "3.1.1", "--persistent"])
+
+
+def tls_comparison(work):
+    certs = make_certificates(work)
+    p = port_base
+    variants = [
+        ("assay over TLS", assay_config_argv(work, "tls", p, {"listener": {"tls": {
+            "cert_file": certs["cert"], "key_file": certs["key"]}}}), p),
+        ("mosquitto over TLS", mosquitto_conf_argv(work, "mosq-tls", p + 1,
+            f"cafile {certs['ca']}\ncertfile {certs['cert']}\nkeyfile {certs['key']}\n"), p + 1),
+    ]
+    # `assay bench` has no TLS: peer_load alone, verifying the certificate.
+    return compare_variants(work, "TLS", TLS_LOAD, variants, "mosquitto over TLS",
+                            ("mosquitto",), ["--cafile", certs["ca"]])
+
+
 def main():
     work = tempfile.mkdtemp()
     try:
-        if "mosquitto" in GENERATORS:
+        if "mosquitto" in GENERATORS or "--tls" in sys.argv:
             build_peer_load(work)
         if instructions:
             write_json(instructions_table(work))
+            return
+        if "--persistence" in sys.argv or "--tls" in sys.argv:
+            results = {}
+            if "--persistence" in sys.argv:
+                results["persistence"] = persistence_comparison(work)
+            if "--tls" in sys.argv:
+                results["tls"] = tls_comparison(work)
+            write_json(results)
             return
         brokers = [("assay", assay_argv(assay, port_base), port_base)]
         if not smoke:

@@ -32,8 +32,12 @@
  *   peer_load [--host H] [--port P] [--scenario pairs|fan-in|fan-out]
  *             [--qos Q] [--messages N] [--publishers K] [--subscribers M]
  *             [--window W] [--rate R] [--payload BYTES] [--timeout S]
- *             [--version 5|3.1.1]
+ *             [--version 5|3.1.1] [--cafile PEM] [--persistent]
  * (one_to_one, fan_in and fan_out are accepted as scenario names too.)
+ * --cafile: TLS, verifying the broker's certificate (and its name) against
+ * PEM. --persistent (with --version 3.1.1): every client keeps its session
+ * (CleanSession 0), so that the broker's store is in the path of every
+ * message.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -68,6 +72,8 @@ static int subscribers = 1;
 static long window_size = 500;
 static double rate = 0;
 static long payload = 64;
+static const char *cafile = NULL;
+static int persistent = 0;
 static double timeout_s = 120;
 static int version = MQTT_PROTOCOL_V5;
 static const char *version_name = "5";
@@ -157,13 +163,18 @@ static void usage(void) {
   fprintf(stderr,
           "usage: peer_load [--host H] [--port P] [--scenario pairs|fan-in|fan-out] [--qos Q]\n"
           "                 [--messages N] [--publishers K] [--subscribers M] [--window W]\n"
-          "                 [--rate R] [--payload BYTES] [--timeout S] [--version 5|3.1.1]\n");
+          "                 [--rate R] [--payload BYTES] [--timeout S] [--version 5|3.1.1]\n"
+          "                 [--cafile PEM] [--persistent]\n");
   exit(2);
 }
 
 static void parse(int argc, char **argv) {
   for (int i = 1; i < argc; ++i) {
     const char *a = argv[i];
+    if (!strcmp(a, "--persistent")) {
+      persistent = 1;
+      continue;
+    }
     if (i + 1 >= argc) usage();
     const char *v = argv[++i];
     if (!strcmp(a, "--host")) host = v;
@@ -186,6 +197,7 @@ static void parse(int argc, char **argv) {
     else if (!strcmp(a, "--rate")) rate = atof(v);
     else if (!strcmp(a, "--payload")) payload = atol(v);
     else if (!strcmp(a, "--timeout")) timeout_s = atof(v);
+    else if (!strcmp(a, "--cafile")) cafile = v;
     else if (!strcmp(a, "--version")) {
       if (!strcmp(v, "5")) version = MQTT_PROTOCOL_V5, version_name = "5";
       else if (!strcmp(v, "3.1.1")) version = MQTT_PROTOCOL_V311, version_name = "3.1.1";
@@ -194,6 +206,10 @@ static void parse(int argc, char **argv) {
   }
   if (qos < 0 || qos > 2 || messages < 1 || publishers < 1 || subscribers < 1 || window_size < 1)
     usage();
+  if (persistent && version != MQTT_PROTOCOL_V311) {
+    fprintf(stderr, "peer_load: --persistent needs --version 3.1.1\n");
+    exit(2);
+  }
   if (scenario == PAIRS && publishers != subscribers) {
     fprintf(stderr, "peer_load: pairs needs as many publishers as subscribers\n");
     exit(2);
@@ -212,7 +228,7 @@ static void add_client(struct client *c, int index, int subscriber) {
   else if (scenario == FAN_IN)
     snprintf(c->topic, sizeof c->topic, subscriber ? "bench/in/+" : "bench/in/%d", index);
   else snprintf(c->topic, sizeof c->topic, "bench/pair/%d", index);
-  c->m = mosquitto_new(id, true, c);
+  c->m = mosquitto_new(id, !persistent, c);
   if (!c->m) {
     fprintf(stderr, "peer_load: mosquitto_new failed\n");
     exit(1);
@@ -222,6 +238,10 @@ static void add_client(struct client *c, int index, int subscriber) {
   mosquitto_int_option(c->m, MOSQ_OPT_RECEIVE_MAXIMUM, 65535);  /* libmosquitto's default: 20 */
   mosquitto_int_option(c->m, MOSQ_OPT_SEND_MAXIMUM, 65535);
   mosquitto_max_inflight_messages_set(c->m, 0);  /* MQTT 3.1.1: no client-side limit */
+  if (cafile && mosquitto_tls_set(c->m, cafile, NULL, NULL, NULL, NULL) != MOSQ_ERR_SUCCESS) {
+    fprintf(stderr, "peer_load: --cafile %s: not usable\n", cafile);
+    exit(2);
+  }
   mosquitto_connect_callback_set(c->m, on_connect);
   mosquitto_subscribe_callback_set(c->m, on_subscribe);
   mosquitto_publish_callback_set(c->m, on_publish);

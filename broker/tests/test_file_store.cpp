@@ -500,6 +500,36 @@ TEST_F(FileStoreTest, GroupCommitWaitsOncePerCommit) {
   EXPECT_EQ(store.datasyncs(), before + 1);
 }
 
+// An input that changes nothing (a PINGREQ: the engine writes its session
+// after every input) costs no write and no wait for the disk.
+TEST_F(FileStoreTest, ARecordPutUnchangedIsNotWrittenAgain) {
+  {
+    FileStore::Options o;
+    o.group_commit = true;
+    FileStore store(log, o);
+    store.put_session("c", bytes("queue of 3"));
+    store.put_retained("r", bytes("21.5"));
+    store.sync();
+    store.commit();
+    const std::size_t bytes_before = store.log_bytes();
+    const std::size_t syncs_before = store.datasyncs();
+    store.put_session("c", bytes("queue of 3"));
+    store.put_retained("r", bytes("21.5"));
+    store.sync();
+    store.commit();
+    EXPECT_EQ(store.log_bytes(), bytes_before);
+    EXPECT_EQ(store.datasyncs(), syncs_before);
+    store.put_session("c", bytes("queue of 4"));  // a change is written, and waited for
+    store.sync();
+    store.commit();
+    EXPECT_GT(store.log_bytes(), bytes_before);
+    EXPECT_EQ(store.datasyncs(), syncs_before + 1);
+  }
+  FileStore store(log);
+  EXPECT_EQ(store.load().sessions.at("c"), bytes("queue of 4"));
+  EXPECT_EQ(store.load().retained.at("r"), bytes("21.5"));
+}
+
 // The engine over a FileStore: a QoS 1 and a QoS 2 message acknowledged to
 // their publisher while the subscriber was offline, and a retained message,
 // are in the file when the acknowledgements leave. A copy of the file taken

@@ -218,6 +218,9 @@ void FileStore::write(bool session, const std::string& key, std::optional<mqtt::
   auto& table = session ? live_.sessions : live_.retained;
   const auto it = table.find(key);
   if (!value && it == table.end()) return;  // erasing nothing: the log already agrees
+  // The same record again (a session after a PINGREQ, say): the log holds
+  // it, and neither a write nor a wait for the disk is owed.
+  if (value && it != table.end() && it->second == *value) return;
   using store_log::Kind;
   const Kind kind = value ? (session ? Kind::put_session : Kind::put_retained)
                           : (session ? Kind::erase_session : Kind::erase_retained);

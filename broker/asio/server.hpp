@@ -57,6 +57,21 @@ enum class LogLevel { error = 0, warning = 1, info = 2, debug = 3 };
 // broker's own lines and those of what runs beside it (the security files).
 void write_log(LogLevel level, std::string_view text);
 
+// A store whose writes the front end takes to the disk (FileStore with
+// group commit, broker/store/): the engine thread calls commit() once per
+// loop turn before any of the turn's output is written, and flush() when
+// flush_due() has come (a store that reaches the disk later than its
+// sync(), FileStore under the interval policy) and once at the end. With a
+// store, no copy of a message is written to a subscriber before the store
+// has it (the engine turns write-through off).
+class StoreDriver {
+ public:
+  virtual ~StoreDriver() = default;
+  virtual void commit() = 0;
+  virtual std::optional<std::chrono::steady_clock::time_point> flush_due() const = 0;
+  virtual void flush() = 0;
+};
+
 struct ServerOptions {
   std::vector<Listener> listeners{Listener{}};
   EngineConfig engine;
@@ -73,15 +88,9 @@ struct ServerOptions {
   // Called on the main thread when the broker gets SIGHUP (to read the
   // password and ACL files again); without it SIGHUP is logged and ignored.
   std::function<void()> on_hangup;
-  // A store that reaches the disk later than the engine's sync() (a
-  // FileStore under the interval policy): the engine thread calls
-  // store_flush() when store_flush_due() has come, and once at the end.
-  std::function<std::optional<std::chrono::steady_clock::time_point>()> store_flush_due;
-  std::function<void()> store_flush;
-  // With a store: called once per loop turn before the turn's output is
-  // written (group commit); and then no copy of a message is written to a
-  // subscriber before the store has it (no write-through).
-  std::function<void()> store_commit;
+  // With engine.store: how the engine thread takes it to the disk. None:
+  // the store's sync() alone makes its writes durable.
+  std::shared_ptr<StoreDriver> store_driver;
 };
 
 // Runs the broker until SIGINT/SIGTERM (5.0 clients get DISCONNECT 0x8B).

@@ -31,11 +31,10 @@ Shard::Shard(Broker& broker, std::size_t index, EngineConfig config, Sharding sh
     ::close(epoll_fd_);
     throw std::system_error(error, std::generic_category(), "eventfd");
   }
-  if (!broker.options().store_commit) {
-    engine_.set_write_through(
-        [this](ConnectionId id, mqtt::ByteView bytes) { return write_through(id, bytes); },
-        write_through_copies);
-  }
+  // (The engine leaves write-through off while it has a store.)
+  engine_.set_write_through(
+      [this](ConnectionId id, mqtt::ByteView bytes) { return write_through(id, bytes); },
+      write_through_copies);
 }
 
 Shard::~Shard() {
@@ -94,7 +93,7 @@ void Shard::loop() {
     flush();
     erase_retired();
   }
-  if (broker_.options().store_flush) broker_.options().store_flush();
+  if (const auto& store = broker_.options().store_driver) store->flush();
 }
 
 void Shard::on_socket(const epoll_event& e) {
@@ -132,7 +131,9 @@ void Shard::run_timers() {
     engine_.handle_timeout(now_);
     after_input();
   }
-  if (const auto due = store_flush_due(); due && *due <= now_) broker_.options().store_flush();
+  if (const auto due = store_flush_due(); due && *due <= now_) {
+    broker_.options().store_driver->flush();
+  }
   while (!timers_.empty() && timers_.front().at <= now_) {
     std::pop_heap(timers_.begin(), timers_.end(), std::greater<>{});
     auto task = std::move(timers_.back().task);
@@ -154,11 +155,11 @@ int Shard::wait_ms() const {
 }
 
 // When the store wants its written data flushed to the disk, on the
-// broker's clock (ServerOptions::store_flush_due).
+// broker's clock (StoreDriver::flush_due).
 std::optional<mqtt::Time> Shard::store_flush_due() const {
-  const auto& due = broker_.options().store_flush_due;
-  if (!due) return std::nullopt;
-  const auto at = due();
+  const auto& store = broker_.options().store_driver;
+  if (!store) return std::nullopt;
+  const auto at = store->flush_due();
   if (!at) return std::nullopt;
   if (*at <= broker_.start()) return mqtt::Time{0};
   return std::chrono::duration_cast<mqtt::Time>(*at - broker_.start());
@@ -408,15 +409,15 @@ void Shard::after_input() {
 // is taken whole after it, and output that writing it causes (a peer closed
 // for a full backlog publishes its Will) waits for the next commit.
 void Shard::flush() {
-  const auto& commit = broker_.options().store_commit;
-  if (!commit) {
+  StoreDriver* store = broker_.options().store_driver.get();
+  if (store == nullptr) {
     while (auto out = engine_.poll_output()) {
       if (Peer* peer = find(out->id)) write(*peer, std::move(out->bytes), out->close_after);
     }
     return;
   }
   for (;;) {
-    commit();
+    store->commit();
     committed_.clear();
     while (auto out = engine_.poll_output())
       committed_.push_back(std::move(*out));

@@ -59,6 +59,21 @@ std::shared_ptr<broker::security::FileSecurity> open_security(const BrokerConfig
 // The log of sessions and retained messages, recovered; nothing when
 // persistence is off. The engine that uses a store runs alone: more threads
 // asked for are an error. Exits 2 naming the file when it cannot be used.
+// The front end drives the FileStore to the disk: group commit per loop
+// turn, and the interval policy's flushes.
+class FileStoreDriver final : public broker::StoreDriver {
+ public:
+  explicit FileStoreDriver(std::shared_ptr<broker::FileStore> store) : store_(std::move(store)) {}
+  void commit() override { store_->commit(); }
+  std::optional<std::chrono::steady_clock::time_point> flush_due() const override {
+    return store_->flush_due();
+  }
+  void flush() override { store_->flush(); }
+
+ private:
+  std::shared_ptr<broker::FileStore> store_;
+};
+
 std::shared_ptr<broker::FileStore> open_store(BrokerConfig& c) {
   if (c.persistence_file.empty()) return nullptr;
   broker::ServerOptions& o = c.server;
@@ -82,9 +97,7 @@ std::shared_ptr<broker::FileStore> open_store(BrokerConfig& c) {
   line.append(c.persistence_file).append(": ").append(r.summary());
   broker::write_log(r.bytes_cut > 0 ? broker::LogLevel::warning : broker::LogLevel::info, line);
   o.engine.store = store;
-  o.store_flush_due = [store] { return store->flush_due(); };
-  o.store_flush = [store] { store->flush(); };
-  o.store_commit = [store] { store->commit(); };
+  o.store_driver = std::make_shared<FileStoreDriver>(store);
   return store;
 }
 

@@ -170,17 +170,12 @@ std::map<std::string, Setter> setters(BrokerConfig& c) {
        }},
       {"log_level",
        [&](const json& v, const std::string& k) {
-         const std::string s = string(v, k);
-         static const std::map<std::string, broker::LogLevel> levels = {
-             {"error", broker::LogLevel::error},
-             {"warning", broker::LogLevel::warning},
-             {"info", broker::LogLevel::info},
-             {"debug", broker::LogLevel::debug}};
-         const auto it = levels.find(s);
-         if (it == levels.end()) {
-           throw ConfigError{"\"" + k + "\": must be error, warning, info or debug"};
-         }
-         o.log_level = it->second;
+         using broker::LogLevel;
+         o.log_level = choice<LogLevel>(v, k,
+                                        {{"error", LogLevel::error},
+                                         {"warning", LogLevel::warning},
+                                         {"info", LogLevel::info},
+                                         {"debug", LogLevel::debug}});
        }},
       {"threads", [&](const json& v,
                       const std::string& k) { o.threads = integer<std::size_t>(v, k, 0, 256); }},

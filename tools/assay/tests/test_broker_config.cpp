@@ -184,7 +184,7 @@ TEST(BrokerConfig, ErrorsNameTheKey) {
   EXPECT_EQ(apply(R"({"maximum_qos": 3})", o), "\"maximum_qos\": must be between 0 and 2");
   EXPECT_EQ(apply(R"({"retain_available": 1})", o), "\"retain_available\": must be true or false");
   EXPECT_EQ(apply(R"({"log_level": "loud"})", o),
-            "\"log_level\": must be error, warning, info or debug");
+            "\"log_level\": must be one of error, warning, info, debug");
   EXPECT_EQ(apply(R"({"threads": -1})", o), "\"threads\": must be between 0 and 256");
   EXPECT_EQ(apply(R"({"listeners": []})", o), "\"listeners\": must be a non-empty array");
   EXPECT_EQ(apply(R"([1, 2])", o), "the configuration must be a JSON object");

@@ -224,23 +224,35 @@ std::unique_ptr<Engine::StoredSession> Engine::parse_session_record(const std::s
 // the restart: as on a network failure, its Will is published (after its
 // delay) and its expiry counts from now; a session that expired on
 // disconnect ends now.
+// A record the store kept whole (its CRC held) that this engine cannot read
+// (another version's format, or a bug) is not dropped: erasing it could lose
+// what was acknowledged. The engine refuses to start, naming it.
+namespace {
+[[noreturn]] void unreadable(const char* what, const std::string& key, const Bytes& record) {
+  std::string message = "the store's ";
+  message.append(what).append(" \"").append(key).append("\" (");
+  message.append(std::to_string(record.size())).append(" bytes, format ");
+  message.append(record.empty() ? std::string("none") : std::to_string(record[0]));
+  message.append(
+      ") is not one this broker can read; refusing to start rather than lose it "
+      "(move the store away to start empty)");
+  throw std::runtime_error(message);
+}
+}  // namespace
+
 void Engine::restore(Time now) {
   const Store::Contents contents = config_.store->load();
   for (const auto& [topic, record] : contents.retained) {
     RecordReader r(record);
-    if (r.u8() != retained_format) continue;
+    if (r.u8() != retained_format) unreadable("retained message on", topic, record);
     auto message = get_message(r);
-    if (!message || !r.done()) continue;
+    if (!message || !r.done()) unreadable("retained message on", topic, record);
     routing_.retained[topic] = Routing::Retained{std::move(*message), now};
   }
   std::vector<std::string> restored;
   for (const auto& [client_id, record] : contents.sessions) {
     auto s = parse_session_record(client_id, record);
-    if (!s) {
-      ++counters_.messages_dropped;  // an unreadable record: nothing to resume
-      mark_session(client_id);       // and it is removed
-      continue;
-    }
+    if (!s) unreadable("session of client", client_id, record);
     s->incarnation = next_incarnation_++;
     for (const auto& [filter, sub] : s->subscriptions) {
       const auto shared = sub.shared ? parse_shared_filter(filter) : std::nullopt;

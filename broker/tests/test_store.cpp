@@ -185,6 +185,27 @@ TEST(Persistence, MQTT_4_3_3_10_Qos2ReceivedBeforeTheCrashIsDeliveredOnce) {
   EXPECT_EQ(payloads(sub), (std::vector<std::string>{"once"}));
 }
 
+// A record the store kept whole but this engine cannot read (another
+// version's format) stops the start, naming it, rather than being dropped.
+TEST(Persistence, AnUnreadableRecordStopsTheStartInsteadOfBeingDropped) {
+  auto store = std::make_shared<MemoryStore>();
+  store->put_session("sensor-7", Bytes{99, 1, 2, 3});
+  store->sync();
+  try {
+    World w(with(store));
+    ADD_FAILURE() << "the engine started over an unreadable session record";
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("session of client \"sensor-7\""), std::string::npos) << what;
+    EXPECT_NE(what.find("format 99"), std::string::npos) << what;
+  }
+  EXPECT_EQ(store->load().sessions.at("sensor-7"), (Bytes{99, 1, 2, 3}));  // kept
+  auto retained = std::make_shared<MemoryStore>();
+  retained->put_retained("t", Bytes{1});  // its format, cut short
+  retained->sync();
+  EXPECT_THROW(World(with(retained)), std::runtime_error);
+}
+
 TEST(Persistence, NeedsASingleEngine) {
   EngineConfig c;
   c.store = std::make_shared<MemoryStore>();

@@ -165,7 +165,13 @@ void add_broker_command(CLI::App& app) {
       options.on_hangup = [security] { security->reload(); };
     }
     const std::shared_ptr<broker::FileStore> store = open_store(config_file);
-    const int code = broker::run_server(options);
+    int code = 0;
+    try {
+      code = broker::run_server(options);
+    } catch (const std::exception& e) {  // an engine that cannot start (an unreadable store)
+      std::cerr << "assay broker: " << e.what() << '\n';
+      throw CLI::RuntimeError(2);
+    }
     if (code != 0) throw CLI::RuntimeError(code);
   });
 }

@@ -303,7 +303,8 @@ void Engine::process(Time now) {
       link.shrink = false;
       link.conn.shrink();
     }
-    if (link.origin && link.stage == Stage::answered && !link.origin->exchange) {
+    if (link.origin && link.stage == Stage::answered && !link.origin->exchange &&
+        link.conn.authentication_method() == nullptr) {
       link.origin.reset();  // done with it
     }
     if (link.stage == Stage::handed_off) {

@@ -31,8 +31,10 @@ void Engine::on_auth(Link& link, const Auth& auth, Time now) {
   if (auth.reason_code == ReasonCode::re_authenticate && !connecting && !under_way) {
     // [MQTT-4.12.1-1]: a new exchange with the same method, on a connection
     // that goes on serving meanwhile.
-    auto exchange =
-        config_.authenticator->exchange(*method, link.client_id(), ConnectContext{{}, now, {}});
+    ConnectContext context{
+        link.origin ? std::string_view(link.origin->peer) : std::string_view(), now, {}, {}};
+    if (link.username) context.expected_user = *link.username;
+    auto exchange = config_.authenticator->exchange(*method, link.client_id(), context);
     if (!exchange) {
       link.conn.disconnect(Disconnect{ReasonCode::bad_authentication_method, {}, {}}, now);
       return;

@@ -230,14 +230,16 @@ struct Engine::Link {
   Connection conn;
   std::unique_ptr<std::string> username;  // of the accepted CONNECT, if it had one
   // Where its CONNECT comes from, for the Authenticator, and an enhanced
-  // authentication under way: held only until the CONNECT is answered (or
-  // a re-authentication ends), so an idle connection keeps 8 bytes of it.
+  // authentication under way: held only until the CONNECT is answered (a
+  // connection with enhanced authentication keeps it, for its
+  // re-authentications), so an idle connection keeps 8 bytes of it.
   struct Origin {
     std::string peer;                          // as given to open()
     std::string identity;                      // as given to set_identity(); empty if not
     std::unique_ptr<AuthExchange> exchange;    // waiting for the client's AUTH
     std::optional<std::string> authenticated;  // the CONNECT's exchange succeeded: its user
     Bytes server_final;                        // its last data, for the CONNACK
+    std::string assigned_id;                   // given while the exchange ran
   };
   std::unique_ptr<Origin> origin;
   Origin& origin_for_update() {

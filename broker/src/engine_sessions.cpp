@@ -29,10 +29,16 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
   if (client_id.empty()) {
     if (!config_.assign_client_ids) return refuse(ReasonCode::client_identifier_not_valid);
     // A unique id [MQTT-3.1.3-6], returned in 5.0 [MQTT-3.1.3-7], [MQTT-3.2.2-16].
-    // One this shard owns: no other shard can assign or hold it.
-    do {
+    // One this shard owns: no other shard can assign or hold it. A CONNECT
+    // back from its enhanced authentication keeps the id it was given.
+    if (link.origin && !link.origin->assigned_id.empty() &&
+        !sessions_.contains(link.origin->assigned_id)) {
+      client_id = link.origin->assigned_id;
+    }
+    while (client_id.empty() || sessions_.contains(client_id) ||
+           home_shard(client_id, shard_.count) != shard_.index) {
       client_id = "assay-" + std::to_string(next_assigned_++);
-    } while (sessions_.contains(client_id) || home_shard(client_id, shard_.count) != shard_.index);
+    }
     if (v5) ack.properties.add(PropertyId::assigned_client_identifier, client_id);
   } else if (client_id.size() < config_.minimum_client_id_length) {
     return refuse(ReasonCode::client_identifier_not_valid);  // [MQTT-3.1.3-8]
@@ -44,23 +50,29 @@ void Engine::on_connect(Link& link, const Connect& c, Time now) {
   std::optional<std::string> username =
       certified ? std::optional<std::string>(link.origin->identity) : c.username;
   ConnectContext context{
-      link.origin ? std::string_view(link.origin->peer) : std::string_view(), now, {}};
+      link.origin ? std::string_view(link.origin->peer) : std::string_view(), now, {}, {}};
   if (certified) context.certificate_identity = link.origin->identity;
   const std::string* method = v5 ? c.properties.string(PropertyId::authentication_method) : nullptr;
-  if (method != nullptr && !certified) {
+  if (method != nullptr) {
     if (!link.origin || !link.origin->authenticated) {
+      // A certificate that names the user: the exchange must prove that one.
+      if (certified) context.expected_user = link.origin->identity;
       auto exchange = config_.authenticator->exchange(*method, client_id, context);
       if (!exchange) return refuse(ReasonCode::bad_authentication_method);  // [MQTT-4.12.0-1]
-      link.origin_for_update().exchange = std::move(exchange);
+      Link::Origin& origin = link.origin_for_update();
+      origin.exchange = std::move(exchange);
+      if (c.client_id.empty()) origin.assigned_id = client_id;
       // On success the exchange comes back here with `authenticated` set.
       const Bytes* data = c.properties.binary(PropertyId::authentication_data);
       return auth_step(link, data ? std::optional<Bytes>(*data) : std::nullopt, now);
     }
-    // A CONNECT's User Name, if any, must be the user who proved itself.
-    if (c.username && *c.username != *link.origin->authenticated) {
+    // The user who proved itself must be the certificate's, and a
+    // CONNECT's User Name, if any.
+    const std::string& proved = *link.origin->authenticated;
+    if ((certified && proved != link.origin->identity) || (c.username && *c.username != proved)) {
       return refuse(ReasonCode::bad_user_name_or_password);
     }
-    username = link.origin->authenticated;
+    username = proved;
   } else if (const ReasonCode rc = config_.authenticator->authenticate(c, context);
              rc != ReasonCode::success) {
     return refuse(rc);

@@ -302,6 +302,66 @@ TEST_F(EngineScram, PlainPasswordLoginWorksAgainstAScramCredential) {
   EXPECT_EQ(refusal(w.connect(std::move(wrong))), ReasonCode::bad_user_name_or_password);
 }
 
+// Guesses made in parallel: every exchange started before the first
+// failure, but the lockout is checked again when each proof comes.
+TEST_F(EngineScram, TheLockoutIsCheckedAgainWhenTheProofComes) {
+  World& w = *world_;
+  std::vector<std::unique_ptr<ScramPeer>> peers;
+  std::vector<Client*> clients;
+  for (int i = 0; i < 5; ++i) {
+    peers.push_back(std::make_unique<ScramPeer>("alice", i < 4 ? "guess" : "a-pass"));
+    Connect c = World::make_connect("p" + std::to_string(i));
+    c.properties.add(PropertyId::authentication_method, method);
+    c.properties.add(PropertyId::authentication_data, bytes_of(peers.back()->scram.first()));
+    clients.push_back(&w.connect(std::move(c)));
+  }
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(clients[static_cast<std::size_t>(i)]->all<event::AuthReceived>().size(), 1u);
+  for (int i = 0; i < 5; ++i)
+    peers[static_cast<std::size_t>(i)]->answer(w, *clients[static_cast<std::size_t>(i)]);
+  // Four wrong proofs lock the address out: the right one is refused
+  // unchecked.
+  EXPECT_EQ(refusal(*clients[4]), ReasonCode::bad_user_name_or_password);
+  EXPECT_NE(log_.back().find("login refused unchecked"), std::string::npos) << log_.back();
+}
+
+// A certificate that names the user (or a re-authentication) sets the user
+// the exchange must prove: another is refused at its first message.
+TEST_F(EngineScram, AnExchangeExpectingOneUserRefusesAnother) {
+  ConnectContext context{"10.0.0.1:5000", Time{0}, {}, {}};
+  context.expected_user = "carol";
+  auto exchange = security_->exchange(method, "c", context);
+  ASSERT_TRUE(exchange != nullptr);
+  scram::Client alice("alice", "a-pass");
+  const auto step = exchange->step(bytes_of(alice.first()), Time{0});
+  EXPECT_EQ(step.kind, AuthExchange::Step::Kind::refused);
+  EXPECT_NE(log_.back().find("not the connection's user \"carol\""), std::string::npos)
+      << log_.back();
+  auto right = security_->exchange(method, "c", context);
+  scram::Client carol("carol", "c-pass");
+  EXPECT_EQ(right->step(bytes_of(carol.first()), Time{0}).kind,
+            AuthExchange::Step::Kind::challenge);
+  EXPECT_EQ(security_->exchange("PLAIN", "c", context), nullptr);
+}
+
+TEST_F(EngineScram, AnAssignedClientIdIsGivenOnce) {
+  World& w = *world_;
+  ScramPeer peer("alice", "a-pass");
+  Client& c = scram_connect(w, peer, "");
+  const auto connected = c.all<event::Connected>();
+  ASSERT_EQ(connected.size(), 1u);
+  const std::string* id =
+      connected[0].connack.properties.string(PropertyId::assigned_client_identifier);
+  ASSERT_TRUE(id != nullptr);
+  EXPECT_EQ(*id, "assay-1");  // the id the exchange ran under, not a second one
+  ScramPeer next("alice", "a-pass");
+  Client& after = scram_connect(w, next, "");
+  ASSERT_EQ(after.all<event::Connected>().size(), 1u);
+  EXPECT_EQ(*after.all<event::Connected>()[0].connack.properties.string(
+                PropertyId::assigned_client_identifier),
+            "assay-2");
+}
+
 TEST_F(EngineScram, TakeoverAcrossShardsAfterTheExchange) {
   // The CONNECT goes to its client id's home engine, which runs the
   // exchange and takes the session over, draining the old connection first.

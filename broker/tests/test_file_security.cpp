@@ -56,7 +56,7 @@ class FileSecurityTest : public ::testing::Test {
     return c;
   }
   static ConnectContext from(std::string_view peer, mqtt::Time now = mqtt::Time{0}) {
-    return ConnectContext{peer, now, {}};
+    return ConnectContext{peer, now, {}, {}};
   }
 
   std::filesystem::path dir_;

@@ -175,11 +175,14 @@ void cases::auth(std::vector<Case>& out) {
              const Auth challenge = p.expect<Auth>("AUTH 0x19");
              p.send(auth_packet(ReasonCode::continue_authentication,
                                 answer(ctx, wrong, data_of(challenge.properties))));
+             // The DISCONNECT is a SHOULD; the close is the MUST.
              const auto code = p.expect_close("a failed re-authentication");
-             ctx.check(!code || is_error(*code),
-                       "the broker's DISCONNECT after a failed re-authentication has reason "
-                       "code " +
-                           packet_json::hex_byte(static_cast<std::uint8_t>(*code)));
+             if (code) {
+               ctx.check(is_error(*code),
+                         "the broker's DISCONNECT after a failed re-authentication has reason "
+                         "code " +
+                             packet_json::hex_byte(static_cast<std::uint8_t>(*code)));
+             }
            });
 }
 

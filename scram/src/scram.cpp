@@ -113,6 +113,43 @@ std::string encode_name(std::string_view name) {
   return out;
 }
 
+// Well-formed UTF-8 (RFC 3629: no overlong forms, surrogates or code points
+// past U+10FFFF) without C0 controls or DEL: a user name that may be logged.
+bool utf8_text(std::string_view s) {
+  static constexpr std::uint32_t least[] = {0, 0x80, 0x800, 0x10000};
+  for (std::size_t i = 0; i < s.size();) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    if (b < 0x80) {
+      if (b < 0x20 || b == 0x7f) return false;
+      ++i;
+      continue;
+    }
+    std::size_t n = 0;
+    std::uint32_t cp = 0;
+    if ((b & 0xe0) == 0xc0) {
+      n = 1;
+      cp = b & 0x1fu;
+    } else if ((b & 0xf0) == 0xe0) {
+      n = 2;
+      cp = b & 0x0fu;
+    } else if ((b & 0xf8) == 0xf0) {
+      n = 3;
+      cp = b & 0x07u;
+    } else {
+      return false;
+    }
+    if (i + n >= s.size()) return false;  // cut short
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto c = static_cast<unsigned char>(s[i + k]);
+      if ((c & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (c & 0x3fu);
+    }
+    if (cp < least[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
 // A nonce is printable ASCII without ',' (RFC 5802 §7).
 bool printable(std::string_view nonce) {
   if (nonce.empty()) return false;
@@ -267,8 +304,8 @@ std::optional<Failure> Client::verify(std::string_view server_final) const {
 
 // ---- server ----------------------------------------------------------------
 
-Server::Server(Bytes secret, std::string nonce)
-    : secret_(std::move(secret)), nonce_(std::move(nonce)) {
+Server::Server(Bytes secret, std::string nonce, std::uint32_t mock_iterations)
+    : secret_(std::move(secret)), nonce_(std::move(nonce)), mock_iterations_(mock_iterations) {
   if (!printable(nonce_)) throw std::invalid_argument("SCRAM nonce must be printable, without ','");
 }
 
@@ -299,8 +336,9 @@ std::variant<std::string, Failure> Server::user_of(std::string_view client_first
     return fail("invalid-encoding", "the client-first message is not n=,r=");
   }
   auto user = decode_name(a[0].value);
-  if (!user || user->empty()) {
-    return fail("invalid-username-encoding", "the user name is not a valid saslname");
+  if (!user || user->empty() || !utf8_text(*user)) {
+    return fail("invalid-username-encoding",
+                "the user name is not a valid saslname (UTF-8 without control characters)");
   }
   if (!authzid.empty()) {
     const auto as = decode_name(authzid.substr(2));
@@ -321,7 +359,7 @@ std::variant<std::string, Failure> Server::challenge(const std::optional<Credent
   } else {
     // The same salt for the same name every time, as a real account's is.
     Credential mock;
-    mock.iterations = default_iterations;
+    mock.iterations = mock_iterations_;
     Bytes salt = hmac(secret_, std::string("salt") + '\0' + user_);
     salt.resize(16);
     mock.salt = std::move(salt);

@@ -124,10 +124,27 @@ TEST(Scram, ServerRefusesMalformedClientFirst) {
   for (const std::string_view bad :
        {"", "n,,", "x,,n=user,r=abc", "p=tls-unique,,n=user,r=abc", "n,,r=abc,n=user",
         "n,,n=us=3Xer,r=abc", "n,,n=,r=abc", "n,,m=ext,n=user,r=abc", "n,a=other,n=user,r=abc",
-        "n,,n=user,r=a,b"}) {
+        "n,,n=user,r=a,b",
+        // not UTF-8, a control character (log injection), an overlong '/'
+        "n,,n=us\xff"
+        "er,r=abc",
+        "n,,n=us\ner,r=abc", "n,,n=\xc0\xaf,r=abc", "n,,n=\xe2\x82,r=abc"}) {
     Server s(secret());
     EXPECT_TRUE(std::holds_alternative<Failure>(s.user_of(bad))) << bad;
   }
+}
+
+TEST(Scram, UnicodeUserNamesPass) {
+  Server s(secret());
+  EXPECT_EQ(ok(s.user_of("n,,n=capteur-\xc3\xa9t\xc3\xa9-\xf0\x9f\x8c\xa1,r=abc")),
+            "capteur-\xc3\xa9t\xc3\xa9-\xf0\x9f\x8c\xa1");
+}
+
+TEST(Scram, TheUnknownUsersCountIsTheOneGiven) {
+  Server s(secret(), random_nonce(), 50'000);
+  ok(s.user_of("n,,n=ghost,r=abc"));
+  const std::string first = ok(s.challenge(std::nullopt));
+  EXPECT_TRUE(first.ends_with(",i=50000")) << first;
 }
 
 TEST(Scram, ServerRefusesTamperedClientFinal) {

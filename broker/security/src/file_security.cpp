@@ -1,6 +1,7 @@
 #include "assay/broker/security/file_security.hpp"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
@@ -24,6 +25,33 @@ std::variant<std::string, std::string> read_file(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return std::variant<std::string, std::string>(std::in_place_index<0>, text.str());
+}
+
+// SHA-256 of the password file's text, under a label.
+scram::Bytes scram_mock_key(const std::string& file_text) {
+  std::string input = "assay SCRAM unknown-user salts";
+  input += '\0';
+  input += file_text;
+  scram::Bytes out(32);
+  unsigned int size = 0;
+  const bool ok =
+      EVP_Digest(input.data(), input.size(), out.data(), &size, EVP_sha256(), nullptr) == 1;
+  OPENSSL_cleanse(input.data(), input.size());
+  if (!ok) throw std::runtime_error("SHA-256 failed");
+  return out;
+}
+
+std::uint32_t most_common_scram_iterations(const PasswordFile& file) {
+  std::map<std::uint32_t, std::size_t> counts;
+  file.each([&](const std::string&, const PasswordHash& h) {
+    if (h.kind == PasswordHash::Kind::scram_sha256) ++counts[h.iterations];
+  });
+  std::uint32_t best = scram::default_iterations;
+  std::size_t most = 0;
+  for (const auto& [iterations, n] : counts) {
+    if (n > most) best = iterations, most = n;
+  }
+  return best;
 }
 
 constexpr mqtt::Time lockout_first{1000};
@@ -52,6 +80,7 @@ FileSecurity::FileSecurity(SecurityOptions options, SecurityLog log)
 std::variant<std::shared_ptr<const FileSecurity::Rules>, std::string> FileSecurity::load(
     const SecurityOptions& o) {
   auto rules = std::make_shared<Rules>();
+  rules->scram_mock_key = scram_mock_key({});  // no accounts: nothing to hide
   if (!o.password_file.empty()) {
     auto text = read_file(o.password_file);
     if (text.index() == 1) return std::get<1>(text);
@@ -60,6 +89,8 @@ std::variant<std::shared_ptr<const FileSecurity::Rules>, std::string> FileSecuri
       return o.password_file + ":" + std::to_string(e->line) + ": " + e->message;
     }
     rules->passwords = std::move(std::get<PasswordFile>(parsed));
+    rules->scram_mock_key = scram_mock_key(std::get<0>(text));
+    rules->scram_mock_iterations = most_common_scram_iterations(*rules->passwords);
   }
   if (!o.acl_file.empty()) {
     auto text = read_file(o.acl_file);

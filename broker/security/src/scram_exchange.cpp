@@ -11,11 +11,13 @@ using Step = AuthExchange::Step;
 
 class ScramExchange final : public AuthExchange {
  public:
-  ScramExchange(FileSecurity& security, std::string_view client_id, std::string_view peer)
+  ScramExchange(FileSecurity& security, std::string_view client_id, const ConnectContext& context,
+                const FileSecurity::Rules& rules)
       : security_(security),
         client_id_(client_id),
-        peer_(peer),
-        server_(scram::Bytes(security.cache_key_.begin(), security.cache_key_.end())) {}
+        peer_(context.peer),
+        expected_user_(context.expected_user),
+        server_(rules.scram_mock_key, scram::random_nonce(), rules.scram_mock_iterations) {}
 
   Step step(const std::optional<mqtt::Bytes>& data, mqtt::Time now) override {
     const std::string_view text =
@@ -37,7 +39,11 @@ class ScramExchange final : public AuthExchange {
     if (const auto* f = std::get_if<scram::Failure>(&user)) {
       return refuse(ReasonCode::not_authorized, f->detail, now);
     }
-    if (!peer_.empty() && security_.locked_out(peer_, now)) {
+    if (!expected_user_.empty() && server_.user() != expected_user_) {
+      return refuse(ReasonCode::not_authorized,
+                    "not the connection's user \"" + expected_user_ + "\"", now);
+    }
+    if (security_.locked_out(peer_, now)) {
       log("login refused unchecked", "too many failures from this address, wait");
       return Step{Step::Kind::refused, {}, ReasonCode::bad_user_name_or_password, {}};
     }
@@ -58,14 +64,20 @@ class ScramExchange final : public AuthExchange {
   }
 
   Step last(std::string_view client_final, mqtt::Time now) {
+    // Again: failures on other connections may have locked the address
+    // out since this exchange began.
+    if (security_.locked_out(peer_, now)) {
+      log("login refused unchecked", "too many failures from this address, wait");
+      return Step{Step::Kind::refused, {}, ReasonCode::bad_user_name_or_password, {}};
+    }
     auto answer = server_.finish(client_final);
     if (const auto* f = std::get_if<scram::Failure>(&answer)) {
       const bool proof = f->error == "invalid-proof";
-      if (!peer_.empty() && proof) security_.failed(peer_, now);
+      if (proof) security_.failed(peer_, now);
       return refuse(proof ? ReasonCode::bad_user_name_or_password : ReasonCode::not_authorized,
                     why_.empty() ? f->detail : why_, now);
     }
-    if (!peer_.empty()) security_.succeeded(peer_);
+    security_.succeeded(peer_);
     const std::string& message = std::get<std::string>(answer);
     return Step{
         Step::Kind::success, mqtt::Bytes(message.begin(), message.end()), {}, server_.user()};
@@ -90,6 +102,7 @@ class ScramExchange final : public AuthExchange {
   FileSecurity& security_;
   std::string client_id_;
   std::string peer_;
+  std::string expected_user_;
   scram::Server server_;
   int stage_ = 0;
   std::string why_;
@@ -99,7 +112,7 @@ std::unique_ptr<AuthExchange> FileSecurity::exchange(std::string_view method,
                                                      std::string_view client_id,
                                                      const ConnectContext& context) {
   if (method != scram::method_name) return nullptr;
-  return std::make_unique<ScramExchange>(*this, client_id, context.peer);
+  return std::make_unique<ScramExchange>(*this, client_id, context, *rules());
 }
 
 }  // namespace assay::broker::security

@@ -30,6 +30,9 @@ struct ConnectContext {
   // its listener uses it as the user name (Engine::set_identity); empty
   // otherwise. It replaces the CONNECT's user name and needs no password.
   std::string_view certificate_identity;
+  // A re-authentication (or a CONNECT whose certificate names the user):
+  // the user the exchange must prove; empty otherwise.
+  std::string_view expected_user;
 };
 
 // 5.0 enhanced authentication (§4.12): one exchange of Authentication Data,
@@ -70,8 +73,7 @@ class Authenticator {
   // `method`, or nullptr when this broker does not know the method: the
   // CONNECT is refused with 0x8C (Bad authentication method)
   // [MQTT-4.12.0-1]. With an exchange, authenticate() is not called: the
-  // exchange decides alone. The context's peer is empty for a
-  // re-authentication.
+  // exchange decides alone.
   virtual std::unique_ptr<AuthExchange> exchange(std::string_view method,
                                                  std::string_view client_id,
                                                  const ConnectContext& context) {

@@ -93,12 +93,15 @@ class Client {
 
 class Server {
  public:
-  // `secret`: a per-process random key. For a user name with no credential,
-  // the exchange goes on with a salt derived from it and the name, so that a
+  // `secret`: a key the caller keeps secret and stable (across restarts
+  // too). For a user name with no credential, the exchange goes on with a
+  // salt derived from it and the name, and `mock_iterations`, so that a
   // guesser cannot tell unknown users from wrong passwords.
-  explicit Server(Bytes secret, std::string nonce = random_nonce());
+  explicit Server(Bytes secret, std::string nonce = random_nonce(),
+                  std::uint32_t mock_iterations = default_iterations);
 
-  // client-first-message in. The user it names (decoded), to look up.
+  // client-first-message in. The user it names (decoded), to look up: UTF-8
+  // without control characters, or the exchange fails.
   std::variant<std::string, Failure> user_of(std::string_view client_first);
   // The credential of that user (nullopt: none), then server-first out.
   std::variant<std::string, Failure> challenge(const std::optional<Credential>& credential);
@@ -110,6 +113,7 @@ class Server {
  private:
   Bytes secret_;
   std::string nonce_;
+  std::uint32_t mock_iterations_;
   std::string user_;
   std::string gs2_header_;
   std::string client_first_bare_;

@@ -77,6 +77,11 @@ class FileSecurity final : public Authenticator, public Authorizer {
   struct Rules {
     std::optional<PasswordFile> passwords;
     std::optional<Acl> acl;
+    // SCRAM for a user without a SCRAM credential: salts derived from the
+    // password file's text (secret, and the same after a restart) and the
+    // file's most common SCRAM iteration count, as a real account's are.
+    scram::Bytes scram_mock_key;
+    std::uint32_t scram_mock_iterations = scram::default_iterations;
   };
   friend class ScramExchange;
   FileSecurity(SecurityOptions options, SecurityLog log);

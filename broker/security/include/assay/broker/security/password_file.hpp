@@ -77,6 +77,11 @@ class PasswordFile {
   void set(const std::string& user, PasswordHash hash) { users_[user] = std::move(hash); }
   bool erase(const std::string& user) { return users_.erase(user) != 0; }
   std::size_t size() const { return users_.size(); }
+  template <class F>
+  void each(F&& f) const {
+    for (const auto& [user, hash] : users_)
+      f(user, hash);
+  }
   // The file's text, users in order.
   std::string text() const;
 

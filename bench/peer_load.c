@@ -32,12 +32,14 @@
  *   peer_load [--host H] [--port P] [--scenario pairs|fan-in|fan-out]
  *             [--qos Q] [--messages N] [--publishers K] [--subscribers M]
  *             [--window W] [--rate R] [--payload BYTES] [--timeout S]
- *             [--version 5|3.1.1] [--cafile PEM] [--persistent]
+ *             [--version 5|3.1.1] [--cafile PEM] [--persistent] [--end-to-end]
  * (one_to_one, fan_in and fan_out are accepted as scenario names too.)
  * --cafile: TLS, verifying the broker's certificate (and its name) against
  * PEM. --persistent (with --version 3.1.1): every client keeps its session
  * (CleanSession 0), so that the broker's store is in the path of every
- * message.
+ * message. --end-to-end: the window counts messages not yet delivered
+ * rather than not yet acknowledged, so that "as fast as possible" is as
+ * fast as the broker delivers, never faster than its queues can hold.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -74,6 +76,7 @@ static double rate = 0;
 static long payload = 64;
 static const char *cafile = NULL;
 static int persistent = 0;
+static int end_to_end = 0;
 static double timeout_s = 120;
 static int version = MQTT_PROTOCOL_V5;
 static const char *version_name = "5";
@@ -164,7 +167,7 @@ static void usage(void) {
           "usage: peer_load [--host H] [--port P] [--scenario pairs|fan-in|fan-out] [--qos Q]\n"
           "                 [--messages N] [--publishers K] [--subscribers M] [--window W]\n"
           "                 [--rate R] [--payload BYTES] [--timeout S] [--version 5|3.1.1]\n"
-          "                 [--cafile PEM] [--persistent]\n");
+          "                 [--cafile PEM] [--persistent] [--end-to-end]\n");
   exit(2);
 }
 
@@ -173,6 +176,10 @@ static void parse(int argc, char **argv) {
     const char *a = argv[i];
     if (!strcmp(a, "--persistent")) {
       persistent = 1;
+      continue;
+    }
+    if (!strcmp(a, "--end-to-end")) {
+      end_to_end = 1;
       continue;
     }
     if (i + 1 >= argc) usage();
@@ -224,10 +231,14 @@ static void add_client(struct client *c, int index, int subscriber) {
   snprintf(id, sizeof id, "%s%d-%ld", subscriber ? "ps" : "pp", index, (long)getpid());
   c->index = index;
   c->subscriber = subscriber;
-  if (scenario == FAN_OUT) snprintf(c->topic, sizeof c->topic, "bench/out");
+  /* Topics of this run alone: sessions kept by an earlier run (--persistent)
+   * must not receive its messages. */
+  const long run = (long)getpid();
+  if (scenario == FAN_OUT) snprintf(c->topic, sizeof c->topic, "bench/%ld/out", run);
   else if (scenario == FAN_IN)
-    snprintf(c->topic, sizeof c->topic, subscriber ? "bench/in/+" : "bench/in/%d", index);
-  else snprintf(c->topic, sizeof c->topic, "bench/pair/%d", index);
+    snprintf(c->topic, sizeof c->topic, subscriber ? "bench/%ld/in/+" : "bench/%ld/in/%d", run,
+             index);
+  else snprintf(c->topic, sizeof c->topic, "bench/%ld/pair/%d", run, index);
   c->m = mosquitto_new(id, !persistent, c);
   if (!c->m) {
     fprintf(stderr, "peer_load: mosquitto_new failed\n");
@@ -307,6 +318,12 @@ static void wait_up(struct pollfd *fds, int first, int last) {
   if (errors) exit(1);
 }
 
+/* What the window counts: published and not yet acknowledged, or with
+ * --end-to-end, published and not yet delivered to every subscriber. */
+static long in_flight(long copies) {
+  return end_to_end ? published * copies - delivered : published - acknowledged;
+}
+
 int main(int argc, char **argv) {
   parse(argc, argv);
   mosquitto_lib_init();
@@ -342,7 +359,7 @@ int main(int argc, char **argv) {
     if (published < messages) {
       long due = rate > 0 ? (long)((double)(t - started) / 1e9 * rate) + 1 : messages;
       if (due > messages) due = messages;
-      while (published < due && published - acknowledged < window_size && errors == 0) {
+      while (published < due && in_flight(copies) < window_size && errors == 0) {
         struct client *p = &clients[subscribers + (int)(published % publishers)];
         const int64_t sent = now_ns();
         memcpy(body, &sent, 8);

@@ -1,5 +1,7 @@
 #include "tls.hpp"
 
+#include <array>
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -174,17 +176,15 @@ TlsSession::Result TlsSession::receive(mqtt::ByteView in, mqtt::Bytes& app, mqtt
     at += static_cast<std::size_t>(n);
   }
   // SSL_read() drives the handshake too, then decrypts whatever records
-  // have arrived whole.
-  constexpr std::size_t step = 16 * 1024;
+  // have arrived whole, into the thread's scratch buffer: growing `app` by
+  // a record's maximum before each call would zero 16 KiB twice per packet.
+  thread_local std::array<std::uint8_t, 16 * 1024> scratch;
   for (;;) {
-    const std::size_t old = app.size();
-    app.resize(old + step);
-    const int n = SSL_read(ssl_, app.data() + old, static_cast<int>(step));
+    const int n = SSL_read(ssl_, scratch.data(), static_cast<int>(scratch.size()));
     if (n > 0) {
-      app.resize(old + static_cast<std::size_t>(n));
+      app.insert(app.end(), scratch.data(), scratch.data() + n);
       continue;
     }
-    app.resize(old);
     const int error = SSL_get_error(ssl_, n);
     if (error == SSL_ERROR_WANT_READ) break;
     take_output(net);

@@ -19,20 +19,18 @@
 #include <vector>
 
 #include "assay/scram/scram.hpp"
+#include "rfc7677_example.hpp"
 
 namespace {
 
 namespace scram = assay::scram;
 
-constexpr std::string_view client_nonce = "rOprNGfwEbeRWgbNEkqO";
-constexpr std::string_view server_nonce = "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
-constexpr std::string_view client_first = "n,,n=user,r=rOprNGfwEbeRWgbNEkqO";
-constexpr std::string_view server_first =
-    "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
-constexpr std::string_view client_final =
-    "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+"
-    "Ute9ytag9zjfMHgsqmmiz7AndVQ=";
-constexpr std::string_view server_final = "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
+using scram::rfc7677::client_final;
+using scram::rfc7677::client_first;
+using scram::rfc7677::client_nonce;
+using scram::rfc7677::server_final;
+using scram::rfc7677::server_first;
+using scram::rfc7677::server_nonce;
 
 [[noreturn]] void fail(const char* what) {
   std::fprintf(stderr, "fuzz_scram oracle failed: %s\n", what);
@@ -42,7 +40,7 @@ constexpr std::string_view server_final = "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJ
 const scram::Credential& credential() {
   // Derived once: the key derivation is the slow part, and fixed here.
   static const scram::Credential c =
-      scram::Credential::make("pencil", 4096, *scram::unbase64("W22ZaJ0SNY7soEsUEjb6gQ=="));
+      scram::Credential::make("pencil", 4096, *scram::unbase64(scram::rfc7677::salt));
   return c;
 }
 

@@ -129,6 +129,22 @@ class EngineScram : public ::testing::Test {
     return refused.empty() ? ReasonCode::success : refused[0].connack.reason_code;
   }
 
+  // A re-authentication as `peer`, answered to its end; the server-final
+  // message of an AUTH 0x00, if one came.
+  std::optional<std::string> reauthenticate_fully(World& w, Client& c, ScramPeer& peer) {
+    peer.answered = c.all<event::AuthReceived>().size();
+    reauthenticate(w, c, peer);
+    return peer.answer(w, c);
+  }
+
+  // The connection was closed with a DISCONNECT: its Reason Code.
+  static ReasonCode disconnect_code(const Client& c) {
+    EXPECT_TRUE(c.closed);
+    const auto got = c.all<event::DisconnectReceived>();
+    EXPECT_EQ(got.size(), 1u);
+    return got.empty() ? ReasonCode::success : got[0].disconnect.reason_code;
+  }
+
   void reauthenticate(World& w, Client& c, ScramPeer& peer) {
     Auth a;
     a.reason_code = ReasonCode::re_authenticate;  // [MQTT-4.12.1-1]
@@ -251,14 +267,9 @@ TEST_F(EngineScram, FailedReauthenticationDisconnects) {
   ScramPeer peer("alice", "a-pass");
   Client& c = scram_connect(w, peer, "r");
   ScramPeer wrong("alice", "changed");
-  wrong.answered = c.all<event::AuthReceived>().size();
-  reauthenticate(w, c, wrong);
-  wrong.answer(w, c);
-  EXPECT_TRUE(c.closed);
-  const auto got = c.all<event::DisconnectReceived>();
-  ASSERT_EQ(got.size(), 1u);
+  reauthenticate_fully(w, c, wrong);
   // DISCONNECT has no 0x86: Not authorized.
-  EXPECT_EQ(got[0].disconnect.reason_code, ReasonCode::not_authorized);
+  EXPECT_EQ(disconnect_code(c), ReasonCode::not_authorized);
 }
 
 TEST_F(EngineScram, ReauthenticationCannotChangeTheUser) {
@@ -266,13 +277,8 @@ TEST_F(EngineScram, ReauthenticationCannotChangeTheUser) {
   ScramPeer peer("alice", "a-pass");
   Client& c = scram_connect(w, peer, "r");
   ScramPeer carol("carol", "c-pass");
-  carol.answered = c.all<event::AuthReceived>().size();
-  reauthenticate(w, c, carol);
-  carol.answer(w, c);
-  EXPECT_TRUE(c.closed);
-  const auto got = c.all<event::DisconnectReceived>();
-  ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(got[0].disconnect.reason_code, ReasonCode::not_authorized);
+  reauthenticate_fully(w, c, carol);
+  EXPECT_EQ(disconnect_code(c), ReasonCode::not_authorized);
 }
 
 TEST_F(EngineScram, AnswerToNoChallengeIsAProtocolError) {
@@ -284,10 +290,7 @@ TEST_F(EngineScram, AnswerToNoChallengeIsAProtocolError) {
   a.properties.add(PropertyId::authentication_method, method);
   c.conn->auth(std::move(a), w.now);
   w.pump();
-  EXPECT_TRUE(c.closed);
-  const auto got = c.all<event::DisconnectReceived>();
-  ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(got[0].disconnect.reason_code, ReasonCode::protocol_error);
+  EXPECT_EQ(disconnect_code(c), ReasonCode::protocol_error);
 }
 
 TEST_F(EngineScram, PlainPasswordLoginWorksAgainstAScramCredential) {

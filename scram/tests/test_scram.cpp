@@ -1,6 +1,7 @@
 // SCRAM-SHA-256 against RFC 7677's worked example (§3), then both sides
 // against each other and against messages that must fail.
 #include "assay/scram/scram.hpp"
+#include "rfc7677_example.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,18 +10,15 @@ namespace {
 using namespace assay::scram;
 
 // RFC 7677 §3: user "user", password "pencil".
-constexpr std::string_view client_nonce = "rOprNGfwEbeRWgbNEkqO";
-constexpr std::string_view server_nonce = "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
-constexpr std::string_view rfc_client_first = "n,,n=user,r=rOprNGfwEbeRWgbNEkqO";
-constexpr std::string_view rfc_server_first =
-    "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
-constexpr std::string_view rfc_client_final =
-    "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+"
-    "Ute9ytag9zjfMHgsqmmiz7AndVQ=";
-constexpr std::string_view rfc_server_final = "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
+using rfc7677::client_nonce;
+using rfc7677::server_nonce;
+constexpr std::string_view rfc_client_first = rfc7677::client_first;
+constexpr std::string_view rfc_server_first = rfc7677::server_first;
+constexpr std::string_view rfc_client_final = rfc7677::client_final;
+constexpr std::string_view rfc_server_final = rfc7677::server_final;
 
 Credential rfc_credential() {
-  return Credential::make("pencil", 4096, *unbase64("W22ZaJ0SNY7soEsUEjb6gQ=="));
+  return Credential::make("pencil", 4096, *unbase64(rfc7677::salt));
 }
 
 Bytes secret() {

@@ -220,10 +220,6 @@ std::unique_ptr<Engine::StoredSession> Engine::parse_session_record(const std::s
   return s;
 }
 
-// The broker starts from its store. Every session's connection ended with
-// the restart: as on a network failure, its Will is published (after its
-// delay) and its expiry counts from now; a session that expired on
-// disconnect ends now.
 // A record the store kept whole (its CRC held) that this engine cannot read
 // (another version's format, or a bug) is not dropped: erasing it could lose
 // what was acknowledged. The engine refuses to start, naming it.
@@ -240,6 +236,10 @@ namespace {
 }
 }  // namespace
 
+// The broker starts from its store. Every session's connection ended with
+// the restart: as on a network failure, its Will is published (after its
+// delay) and its expiry counts from now; a session that expired on
+// disconnect ends now.
 void Engine::restore(Time now) {
   const Store::Contents contents = config_.store->load();
   for (const auto& [topic, record] : contents.retained) {

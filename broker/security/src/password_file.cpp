@@ -17,14 +17,10 @@ namespace {
 constexpr std::size_t salt_bytes = 16;  // Mosquitto writes 12; both are read
 constexpr std::size_t key_bytes = 64;   // SHA-512's output
 
-std::string base64(const std::vector<std::uint8_t>& bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), bytes.data(),
-                                static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
+using scram::base64;
 
+// Not scram::unbase64, which also refuses non-canonical text: a line this
+// parser has accepted stays accepted.
 std::optional<std::vector<std::uint8_t>> unbase64(std::string_view text) {
   if (text.empty() || text.size() % 4 != 0) return std::nullopt;
   for (const char ch : text) {

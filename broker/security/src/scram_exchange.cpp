@@ -29,7 +29,7 @@ class ScramExchange final : public AuthExchange {
       case 1:
         return last(text, now);
       default:
-        return refuse(ReasonCode::protocol_error, "a step after the exchange ended", now);
+        return refuse(ReasonCode::protocol_error, "a step after the exchange ended");
     }
   }
 
@@ -37,16 +37,13 @@ class ScramExchange final : public AuthExchange {
   Step first(std::string_view client_first, mqtt::Time now) {
     auto user = server_.user_of(client_first);
     if (const auto* f = std::get_if<scram::Failure>(&user)) {
-      return refuse(ReasonCode::not_authorized, f->detail, now);
+      return refuse(ReasonCode::not_authorized, f->detail);
     }
     if (!expected_user_.empty() && server_.user() != expected_user_) {
       return refuse(ReasonCode::not_authorized,
-                    "not the connection's user \"" + expected_user_ + "\"", now);
+                    "not the connection's user \"" + expected_user_ + "\"");
     }
-    if (security_.locked_out(peer_, now)) {
-      log("login refused unchecked", "too many failures from this address, wait");
-      return Step{Step::Kind::refused, {}, ReasonCode::bad_user_name_or_password, {}};
-    }
+    if (security_.locked_out(peer_, now)) return refused_unchecked();
     const auto rules = security_.rules();
     const PasswordHash* hash = rules->passwords ? rules->passwords->find(server_.user()) : nullptr;
     std::optional<scram::Credential> credential;
@@ -57,7 +54,7 @@ class ScramExchange final : public AuthExchange {
     }
     auto challenge = server_.challenge(credential);
     if (const auto* f = std::get_if<scram::Failure>(&challenge)) {
-      return refuse(ReasonCode::not_authorized, f->detail, now);
+      return refuse(ReasonCode::not_authorized, f->detail);
     }
     const std::string& message = std::get<std::string>(challenge);
     return Step{Step::Kind::challenge, mqtt::Bytes(message.begin(), message.end()), {}, {}};
@@ -66,16 +63,13 @@ class ScramExchange final : public AuthExchange {
   Step last(std::string_view client_final, mqtt::Time now) {
     // Again: failures on other connections may have locked the address
     // out since this exchange began.
-    if (security_.locked_out(peer_, now)) {
-      log("login refused unchecked", "too many failures from this address, wait");
-      return Step{Step::Kind::refused, {}, ReasonCode::bad_user_name_or_password, {}};
-    }
+    if (security_.locked_out(peer_, now)) return refused_unchecked();
     auto answer = server_.finish(client_final);
     if (const auto* f = std::get_if<scram::Failure>(&answer)) {
       const bool proof = f->error == "invalid-proof";
       if (proof) security_.failed(peer_, now);
       return refuse(proof ? ReasonCode::bad_user_name_or_password : ReasonCode::not_authorized,
-                    why_.empty() ? f->detail : why_, now);
+                    why_.empty() ? f->detail : why_);
     }
     security_.succeeded(peer_);
     const std::string& message = std::get<std::string>(answer);
@@ -83,9 +77,15 @@ class ScramExchange final : public AuthExchange {
         Step::Kind::success, mqtt::Bytes(message.begin(), message.end()), {}, server_.user()};
   }
 
-  Step refuse(ReasonCode rc, const std::string& why, mqtt::Time) {
+  Step refuse(ReasonCode rc, const std::string& why) {
     log("login failed", why);
     return Step{Step::Kind::refused, {}, rc, {}};
+  }
+
+  // The address is locked out: refused before the message is looked at.
+  Step refused_unchecked() const {
+    log("login refused unchecked", "too many failures from this address, wait");
+    return Step{Step::Kind::refused, {}, ReasonCode::bad_user_name_or_password, {}};
   }
 
   void log(std::string_view what, std::string_view why) const {

@@ -41,7 +41,11 @@ int main(int argc, char** argv) {
         return 1;
       }
     }
-    return app.exit(e);
+    // A subcommand's own exit code (CLI::RuntimeError) as it is; any other
+    // command line it cannot use: the reason (CLI11 prints it) and exit
+    // code 2, as the subcommands' own usage errors.
+    const int code = app.exit(e);
+    return code == 0 || e.get_name() == "RuntimeError" ? code : 2;
   }
   return 0;
 }

@@ -1,15 +1,25 @@
+// Beast's HTTP parser inlined here at -O2 with the sanitizers makes GCC 12
+// warn that a boost::optional it returns empty "may be used uninitialized"
+// (a false positive inside Boost's headers): off for this file only.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 #include "tcp_network.hpp"
 
 #include <utility>  // before Asio: Boost 1.74 uses std::exchange unincluded
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <chrono>
 #include <variant>
 
 namespace assay::conformance {
 
 namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 
 struct TcpNetwork::Impl {
@@ -24,19 +34,33 @@ struct TcpNetwork::Impl {
 namespace {
 
 using TlsStream = asio::ssl::stream<tcp::socket>;
+// A WebSocket stream sends each write as one binary message
+// [MQTT-6.0.0-1]; a read gives whatever message data has come, so MQTT
+// packets may span messages [MQTT-6.0.0-2].
+using Ws = websocket::stream<tcp::socket>;
+using Wss = websocket::stream<TlsStream>;
+using Stream = std::variant<tcp::socket, TlsStream, Ws, Wss>;
 
 class TcpLink : public Link, public std::enable_shared_from_this<TcpLink> {
  public:
-  TcpLink(TcpNetwork::Impl& net, std::variant<tcp::socket, TlsStream> stream)
-      : net_(net), stream_(std::move(stream)) {}
+  TcpLink(TcpNetwork::Impl& net, Stream stream) : net_(net), stream_(std::move(stream)) {}
 
   void start() { read_more(); }
 
   void write(mqtt::ByteView bytes) override {
     if (closed_ || shut_) return;
     boost::system::error_code ec;
-    std::visit([&](auto& s) { asio::write(s, asio::buffer(bytes.data(), bytes.size()), ec); },
-               stream_);
+    const auto buffer = asio::buffer(bytes.data(), bytes.size());
+    std::visit(
+        [&](auto& s) {
+          using S = std::decay_t<decltype(s)>;
+          if constexpr (std::is_same_v<S, Ws> || std::is_same_v<S, Wss>) {
+            s.write(buffer, ec);
+          } else {
+            asio::write(s, buffer, ec);
+          }
+        },
+        stream_);
     // A failed write means the broker closed or reset the connection; the
     // pending read reports it.
   }
@@ -58,8 +82,7 @@ class TcpLink : public Link, public std::enable_shared_from_this<TcpLink> {
 
  private:
   tcp::socket& socket() {
-    if (auto* t = std::get_if<TlsStream>(&stream_)) return t->next_layer();
-    return std::get<tcp::socket>(stream_);
+    return std::visit([](auto& s) -> tcp::socket& { return beast::get_lowest_layer(s); }, stream_);
   }
   void read_more() {
     auto self = shared_from_this();
@@ -77,7 +100,7 @@ class TcpLink : public Link, public std::enable_shared_from_this<TcpLink> {
   }
 
   TcpNetwork::Impl& net_;
-  std::variant<tcp::socket, TlsStream> stream_;
+  Stream stream_;
   std::array<std::uint8_t, 16384> buffer_{};
   mqtt::Bytes inbox_;
   bool closed_ = false;
@@ -124,30 +147,83 @@ TcpNetwork::TcpNetwork(TcpOptions options) : impl_(std::make_unique<Impl>()) {
 
 TcpNetwork::~TcpNetwork() = default;
 
-std::unique_ptr<Link> TcpNetwork::connect() {
-  Impl& n = *impl_;
-  tcp::socket socket(n.io);
+namespace {
+
+// Runs one step of a connection's setup (`start(handler)` starts it) with
+// the connect timeout. Other links' reads stay pending meanwhile, so it
+// runs handlers until this one has run; past the deadline it closes
+// `socket`, which cancels the step, and lets the handler run while `ec` is
+// still alive.
+template <class Start>
+boost::system::error_code run_step(TcpNetwork::Impl& n, tcp::socket& socket,
+                                   std::chrono::steady_clock::time_point deadline, Start start) {
   boost::system::error_code ec = asio::error::timed_out;
   bool done = false;
-  asio::async_connect(socket, n.endpoints, [&](boost::system::error_code e, const tcp::endpoint&) {
+  start([&](boost::system::error_code e, auto&&...) {
     ec = e;
     done = true;
   });
-  // Other links' reads stay pending: run handlers until this one has run.
-  const auto deadline = std::chrono::steady_clock::now() + n.options.connect_timeout;
   while (!done && std::chrono::steady_clock::now() < deadline) {
     n.io.restart();
     n.io.run_one_until(deadline);
   }
   if (!done) {
-    socket.close();
+    boost::system::error_code ignored;
+    socket.close(ignored);
     n.io.restart();
-    n.io.poll();  // let the cancelled connect's handler run while `ec` is alive
+    n.io.poll();
+    return asio::error::timed_out;
   }
-  if (ec) {
-    throw NetworkError("cannot connect to " + describe() + ": " + ec.message());
+  return ec;
+}
+
+// The WebSocket upgrade: subprotocol "mqtt" offered [MQTT-6.0.0-3] and
+// required in the answer [MQTT-6.0.0-4].
+template <class Next>
+websocket::stream<Next> upgrade(TcpNetwork::Impl& n, Next next, const std::string& where,
+                                std::chrono::steady_clock::time_point deadline) {
+  websocket::stream<Next> ws(std::move(next));
+  ws.binary(true);
+  ws.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
+    req.set(beast::http::field::sec_websocket_protocol, "mqtt");
+  }));
+  websocket::response_type response;
+  const std::string host = n.options.host.find(':') != std::string::npos
+                               ? "[" + n.options.host + "]:" + std::to_string(n.options.port)
+                               : n.options.host + ":" + std::to_string(n.options.port);
+  const auto ec = run_step(n, beast::get_lowest_layer(ws), deadline, [&](auto handler) {
+    ws.async_handshake(response, host, *n.options.websocket_path, handler);
+  });
+  if (ec == websocket::error::upgrade_declined) {
+    throw NetworkError("WebSocket upgrade with " + where + " declined: HTTP " +
+                       std::to_string(response.result_int()) + " " +
+                       std::string(response.reason()));
   }
+  if (ec == beast::http::error::end_of_stream) {
+    throw NetworkError("WebSocket upgrade with " + where +
+                       " failed: it closed the connection without an HTTP answer (a plain MQTT "
+                       "listener?)");
+  }
+  if (ec) throw NetworkError("WebSocket upgrade with " + where + " failed: " + ec.message());
+  if (response[beast::http::field::sec_websocket_protocol] != "mqtt") {
+    throw NetworkError(where + " accepted the WebSocket upgrade without the subprotocol mqtt");
+  }
+  return ws;
+}
+
+}  // namespace
+
+std::unique_ptr<Link> TcpNetwork::connect() {
+  Impl& n = *impl_;
+  const std::string where = describe();
+  const auto deadline = std::chrono::steady_clock::now() + n.options.connect_timeout;
+  tcp::socket socket(n.io);
+  boost::system::error_code ec = run_step(n, socket, deadline, [&](auto handler) {
+    asio::async_connect(socket, n.endpoints, handler);
+  });
+  if (ec) throw NetworkError("cannot connect to " + where + ": " + ec.message());
   socket.set_option(tcp::no_delay(true), ec);
+  const bool ws = n.options.websocket_path.has_value();
   std::shared_ptr<TcpLink> link;
   if (n.tls) {
     TlsStream stream(std::move(socket), *n.tls);
@@ -157,9 +233,17 @@ std::unique_ptr<Link> TcpNetwork::connect() {
                const_cast<char*>(n.options.host.c_str()));
       stream.set_verify_callback(asio::ssl::host_name_verification(n.options.host));
     }
-    stream.handshake(asio::ssl::stream_base::client, ec);
-    if (ec) throw NetworkError("TLS handshake with " + describe() + " failed: " + ec.message());
-    link = std::make_shared<TcpLink>(n, std::move(stream));
+    ec = run_step(n, stream.next_layer(), deadline, [&](auto handler) {
+      stream.async_handshake(asio::ssl::stream_base::client, handler);
+    });
+    if (ec) throw NetworkError("TLS handshake with " + where + " failed: " + ec.message());
+    if (ws) {
+      link = std::make_shared<TcpLink>(n, upgrade(n, std::move(stream), where, deadline));
+    } else {
+      link = std::make_shared<TcpLink>(n, std::move(stream));
+    }
+  } else if (ws) {
+    link = std::make_shared<TcpLink>(n, upgrade(n, std::move(socket), where, deadline));
   } else {
     link = std::make_shared<TcpLink>(n, std::move(socket));
   }
@@ -186,8 +270,11 @@ void TcpNetwork::wait(Time until) {
 std::string TcpNetwork::describe() const {
   const std::string& h = impl_->options.host;
   const bool v6 = h.find(':') != std::string::npos;
-  return std::string(impl_->options.tls ? "tls " : "tcp ") + (v6 ? "[" + h + "]" : h) + ":" +
-         std::to_string(impl_->options.port);
+  const auto& path = impl_->options.websocket_path;
+  const char* scheme =
+      path ? (impl_->options.tls ? "wss " : "ws ") : (impl_->options.tls ? "tls " : "tcp ");
+  return scheme + (v6 ? "[" + h + "]" : h) + ":" + std::to_string(impl_->options.port) +
+         (path ? *path : std::string());
 }
 
 }  // namespace assay::conformance

@@ -1,4 +1,5 @@
-// The product transport: TCP (optionally TLS) to any broker, with Boost.Asio.
+// The product transport: TCP to any broker, optionally with TLS and/or MQTT
+// over WebSocket, with Boost.Asio and Boost.Beast.
 #pragma once
 
 #include <memory>
@@ -15,6 +16,9 @@ struct TcpOptions {
   bool tls = false;
   std::optional<std::string> cafile;  // verify the server against it (TLS)
   bool insecure = false;              // TLS without verifying the server
+  // MQTT over WebSocket on this HTTP path (subprotocol "mqtt"), over TLS
+  // when `tls` is set; plain MQTT when unset.
+  std::optional<std::string> websocket_path;
   std::chrono::milliseconds connect_timeout{5000};
 };
 

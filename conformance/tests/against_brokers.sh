@@ -10,7 +10,10 @@
 # both are stopped by PID.
 # Mosquitto also gets a TLS listener on MOSQUITTO_PORT + 10 with a throwaway
 # CA and certificate (openssl), to check the suite's TLS transport: a part of
-# the suite over TLS with --cafile, and a refusal without it.
+# the suite over TLS with --cafile, and a refusal without it. The first
+# assay broker also listens for MQTT over WebSocket and secure WebSocket:
+# the whole suite over the one, a part over the other, with the TCP run's
+# verdicts.
 #   against_brokers.sh ASSAY_BINARY ASSAY_PORT MOSQUITTO_PORT [MOSQUITTO_BINARY]
 set -euo pipefail
 assay=$1
@@ -28,8 +31,31 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Two engine threads whatever the machine: the suite checks the sharded broker.
-"$assay" broker --bind 127.0.0.1 -p "$assay_port" --threads 2 2>"$work/assay.log" &
+tls_port=$((mosquitto_port + 10))
+# Mosquitto started as root drops to its own user before reading the key.
+chmod 755 "$work"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=assay test CA" \
+  -keyout "$work/ca.key" -out "$work/ca.pem" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+  -keyout "$work/server.key" -out "$work/server.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$work/san.cnf"
+openssl x509 -req -days 2 -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
+  -CAcreateserial -extfile "$work/san.cnf" -out "$work/server.pem" 2>/dev/null
+chmod 644 "$work/server.key"
+# Two engine threads whatever the machine: the suite checks the sharded
+# broker. Beside its TCP listener, MQTT over WebSocket on ASSAY_PORT + 50
+# and over secure WebSocket on ASSAY_PORT + 51, for the suite's WebSocket
+# transport (Debian's Mosquitto is built without WebSocket support).
+ws_port=$((assay_port + 50))
+wss_port=$((assay_port + 51))
+cat >"$work/assay.json" <<CONF
+{"listeners": [{"address": "127.0.0.1", "port": $assay_port},
+               {"address": "127.0.0.1", "port": $ws_port, "websocket": {"path": "/mqtt"}},
+               {"address": "127.0.0.1", "port": $wss_port, "websocket": {"path": "/mqtt"},
+                "tls": {"cert_file": "$work/server.pem", "key_file": "$work/server.key"}}],
+ "threads": 2}
+CONF
+"$assay" broker -c "$work/assay.json" 2>"$work/assay.log" &
 assay_pid=$!
 pids+=($assay_pid)
 # A second assay broker with a password file holding a SCRAM-SHA-256
@@ -44,17 +70,6 @@ CONF
   2>"$work/scram.log" &
 scram_pid=$!
 pids+=($scram_pid)
-tls_port=$((mosquitto_port + 10))
-# Mosquitto started as root drops to its own user before reading the key.
-chmod 755 "$work"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=assay test CA" \
-  -keyout "$work/ca.key" -out "$work/ca.pem" 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
-  -keyout "$work/server.key" -out "$work/server.csr" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$work/san.cnf"
-openssl x509 -req -days 2 -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
-  -CAcreateserial -extfile "$work/san.cnf" -out "$work/server.pem" 2>/dev/null
-chmod 644 "$work/server.key"
 cat >"$work/mosquitto.conf" <<CONF
 per_listener_settings false
 allow_anonymous true
@@ -68,15 +83,15 @@ CONF
 mosquitto_pid=$!
 pids+=($mosquitto_pid)
 
-wait_for_line "$work/assay.log" "listening on 127.0.0.1:$assay_port" "$assay_pid"
+wait_for_line "$work/assay.log" "listening on 127.0.0.1:$wss_port" "$assay_pid"
 # Mosquitto says "running" once every listener is open.
 wait_for_line "$work/mosquitto.log" "mosquitto version .* running" "$mosquitto_pid"
 
 status=0
 echo "== assay broker"
-if ! "$assay" conform "127.0.0.1:$assay_port" --report json -o "$work/assay.json"; then
+if ! "$assay" conform "127.0.0.1:$assay_port" --report json -o "$work/assay-report.json"; then
   echo "!! assay broker failed cases:"
-  python3 - "$work/assay.json" <<'PY'
+  python3 - "$work/assay-report.json" <<'PY'
 import json, sys
 for c in json.load(open(sys.argv[1]))["cases"]:
     if c["verdict"] == "failed":
@@ -86,12 +101,46 @@ for c in json.load(open(sys.argv[1]))["cases"]:
 PY
   status=1
 fi
-python3 - "$work/assay.json" <<'PY' || status=1
+python3 - "$work/assay-report.json" <<'PY' || status=1
 import json, sys
 c = json.load(open(sys.argv[1]))["capabilities"]
 if not (c["mqtt_3_1_1"] and c["mqtt_5"]):
     sys.exit(f"!! assay broker did not accept both versions: {c}")
 PY
+
+# Over WebSocket, the whole suite; over secure WebSocket, a part of it. The
+# verdicts must be the TCP run's: the same engine is behind every listener.
+for t in "ws $ws_port" "wss $wss_port"; do
+  set -- $t
+  echo "== assay broker over $1"
+  if [ "$1" == ws ]; then
+    "$assay" conform "127.0.0.1:$2" --ws /mqtt --report json -o "$work/$1.json" >/dev/null || true
+  else
+    "$assay" conform "127.0.0.1:$2" --ws /mqtt --tls --cafile "$work/ca.pem" \
+      --only 'connect.*,publish.qos*,malformed.*' --report json -o "$work/$1.json" >/dev/null || true
+  fi
+  python3 - "$work/$1.json" "$work/assay-report.json" <<'PY' || status=1
+import json, sys
+report = json.load(open(sys.argv[1]))
+tcp = {c["id"]: c["verdict"] for c in json.load(open(sys.argv[2]))["cases"]}
+s = report["summary"]
+print(f"  {report['target']}: {s['passed']} passed, {s['failed']} failed, {s['not_applicable']} not applicable")
+bad = [c for c in report["cases"] if c["verdict"] != tcp.get(c["id"])]
+for c in bad:
+    print("!!", c["id"], c["verdict"], "over", report["target"], "but", tcp.get(c["id"]), "over tcp -",
+          c.get("message", ""))
+    for line in c["exchange"][-20:]:
+        print("     ", line["at_ms"], line["peer"], line["direction"], line["text"][:300])
+sys.exit(1 if bad or s["passed"] < 40 else 0)
+PY
+done
+if "$assay" conform "127.0.0.1:$assay_port" --ws /mqtt --only 'connect.*' -o /dev/null \
+  >"$work/ws-on-tcp.out" 2>&1; then
+  echo "!! --ws against a plain MQTT listener was accepted"
+  status=1
+else
+  echo "  --ws against the TCP listener: $(cat "$work/ws-on-tcp.out")"
+fi
 
 wait_for_line "$work/scram.log" "listening on 127.0.0.1:$scram_port" "$scram_pid"
 echo "== assay broker, enhanced authentication (SCRAM-SHA-256)"

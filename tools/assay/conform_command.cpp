@@ -27,6 +27,7 @@ struct ConformArgs {
   bool tls = false;
   std::string cafile;
   bool insecure = false;
+  std::string websocket;  // HTTP path
   std::string username;
   std::string password;
   std::string scram;  // USER:PASSWORD
@@ -252,6 +253,13 @@ void add_conform_command(CLI::App& app) {
   cmd->add_option("--cafile", a->cafile, "CA certificates to verify the broker with (PEM)")
       ->check(CLI::ExistingFile);
   cmd->add_flag("--insecure", a->insecure, "TLS without verifying the broker's certificate");
+  cmd->add_option("--ws", a->websocket,
+                  "MQTT over WebSocket on this HTTP path (e.g. /mqtt), subprotocol mqtt; secure "
+                  "WebSocket with --tls. Give the port: HOST:PORT")
+      ->check([](const std::string& path) {
+        return !path.empty() && path.front() == '/' ? std::string()
+                                                    : std::string("a path starts with '/'");
+      });
   cmd->add_option("-u,--username", a->username, "User Name for every CONNECT");
   cmd->add_option("-P,--password", a->password, "Password for every CONNECT");
   cmd->add_option("--scram", a->scram,
@@ -354,6 +362,7 @@ void add_conform_command(CLI::App& app) {
     t.tls = a->tls || !a->cafile.empty();
     t.insecure = a->insecure;
     if (!a->cafile.empty()) t.cafile = a->cafile;
+    if (!a->websocket.empty()) t.websocket_path = a->websocket;
     const auto target = parse_host_port(a->target, t.tls ? 8883 : 1883);
     if (!target) {
       std::cerr << "assay conform: '" << a->target << "' is not HOST[:PORT]\n";

@@ -34,13 +34,8 @@ trap cleanup EXIT
 tls_port=$((mosquitto_port + 10))
 # Mosquitto started as root drops to its own user before reading the key.
 chmod 755 "$work"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=assay test CA" \
-  -keyout "$work/ca.key" -out "$work/ca.pem" 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
-  -keyout "$work/server.key" -out "$work/server.csr" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$work/san.cnf"
-openssl x509 -req -days 2 -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
-  -CAcreateserial -extfile "$work/san.cnf" -out "$work/server.pem" 2>/dev/null
+make_ca ca
+make_cert server 127.0.0.1 ca 2
 chmod 644 "$work/server.key"
 # Two engine threads whatever the machine: the suite checks the sharded
 # broker. Beside its TCP listener, MQTT over WebSocket on ASSAY_PORT + 50

@@ -14,6 +14,7 @@ assay_port=$base
 mosquitto_port=$((base + 1))
 tls_port=$((base + 2))
 closed_port=$((base + 3))
+source "$(cd "$(dirname "$0")/../../.." && pwd)/testing/lib.sh"
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -29,13 +30,8 @@ pids+=($!)
 
 # Mosquitto started as root drops to its own user before reading the key.
 chmod 755 "$work"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=assay live CA" \
-  -keyout "$work/ca.key" -out "$work/ca.pem" 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
-  -keyout "$work/server.key" -out "$work/server.csr" 2>/dev/null
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$work/san.cnf"
-openssl x509 -req -days 2 -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
-  -CAcreateserial -extfile "$work/san.cnf" -out "$work/server.pem" 2>/dev/null
+make_ca ca
+make_cert server localhost ca 2
 chmod 644 "$work/server.key"
 cat >"$work/mosquitto.conf" <<CONF
 per_listener_settings false

@@ -66,13 +66,15 @@ lines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 
 start_broker
 mosquitto_pub -h "$host" -p "$port" -q 1 -r -t keep/retained -m kept
-"$assay" sub -h "$host" -p "$port" -i durable-assay -c -q 2 -t 'd/#' -E >/dev/null
 "$assay" sub -h "$host" -p "$port" -i durable-assay -c -q 2 -t 'd/#' -d \
   >"$work/sub2.out" 2>"$work/sub2.err" &
 subscribers+=($!)
 stdbuf -oL mosquitto_sub -h "$host" -p "$port" -V mqttv311 -i durable-sub -c -q 1 -t 'd/#' -d \
   >"$work/sub1.out" 2>&1 &
 subscribers+=($!)
+# Both subscribed before anything is published or killed (a client's first
+# connection is not retried).
+wait_for_line "$work/sub2.out" "received SUBACK" "${subscribers[0]}"
 wait_for_line "$work/sub1.out" "received SUBACK" "${subscribers[1]}"
 
 # publish QOS: messages "qQOS-N" until $work/stop exists; each one

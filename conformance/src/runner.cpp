@@ -46,6 +46,7 @@ std::vector<Case> all_cases() {
   cases::subscribe(out);
   cases::v5_features(out);
   cases::auth(out);
+  cases::stream(out);
   cases::malformed(out);
   cases::stress(out);
   return out;

@@ -287,6 +287,7 @@ void session(std::vector<Case>& out);
 void v5_features(std::vector<Case>& out);
 void malformed(std::vector<Case>& out);
 void stress(std::vector<Case>& out);
+void stream(std::vector<Case>& out);
 void auth(std::vector<Case>& out);
 }  // namespace cases
 

@@ -25,6 +25,9 @@ struct TlsOptions {
   std::string cert_file;  // PEM: the broker's certificate (chain)
   std::string key_file;   // PEM: its private key
   std::string ca_file;    // PEM: the CAs that client certificates must come from
+  // PEM: certificate revocation lists from those CAs; a client certificate
+  // they revoke is refused. Read at start. Needs client_certificates.
+  std::string crl_file;
   // Whether clients are asked for a certificate: not at all, optionally
   // (one that is sent must verify), or required (the handshake fails
   // without one). optional and required need ca_file.

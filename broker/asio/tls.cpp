@@ -121,6 +121,23 @@ TlsContext::TlsContext(const TlsOptions& options) : options_(options) {
         SSL_CTX_set_client_CA_list(ctx_, names);
       }
     }
+    if (!options.crl_file.empty()) {
+      if (options.client_certificates == Clients::none) {
+        throw std::runtime_error(
+            "a CRL file (crl_file) checks client certificates: it needs "
+            "client_certificates optional or required");
+      }
+      check_readable("CRL file", options.crl_file);
+      // The leaf's revocation is checked against the lists loaded here; a
+      // list that is out of date fails the handshake too, as OpenSSL does.
+      X509_STORE* store = SSL_CTX_get_cert_store(ctx_);
+      X509_LOOKUP* lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+      if (lookup == nullptr ||
+          X509_load_crl_file(lookup, options.crl_file.c_str(), X509_FILETYPE_PEM) <= 0) {
+        fail_on("CRL file", options.crl_file, openssl_reason());
+      }
+      X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+    }
     int verify = SSL_VERIFY_NONE;
     if (options.client_certificates == Clients::optional) verify = SSL_VERIFY_PEER;
     if (options.client_certificates == Clients::required) {

@@ -6,9 +6,11 @@
 # broker certificate, does not; optional client certificates are verified
 # when sent; a listener that requires client
 # certificates refuses clients without one, with an expired one or with one
-# from another CA, and takes the certificate's CN as the user name (the ACL
+# from another CA, or with one its CA revoked (a CRL made here with
+# `openssl ca`), and takes the certificate's CN as the user name (the ACL
 # applies to it); TLS 1.3 only refuses TLS 1.2; and a listener whose
-# certificate or key cannot be used stops the broker with the file named.
+# certificate, key or CRL cannot be used stops the broker with the file
+# named.
 # Stops the broker it started by PID.
 #   tls.sh ASSAY_BINARY PORT_BASE     (ports PORT_BASE .. PORT_BASE+4)
 set -euo pipefail
@@ -33,6 +35,23 @@ make_cert stranger alice other-ca 2
 # carol's certificate names her in its first alternative name (an e-mail
 # address), not in its CN.
 make_cert carol not-carol ca 2 "email:carol@example.com,DNS:localhost"
+# The CA revokes dave's certificate: the mutual listener's CRL lists it.
+make_cert dave dave ca 2
+cat >"$work/ca.cnf" <<EOF
+[ca]
+default_ca = revocations
+[revocations]
+database = $work/index.txt
+crlnumber = $work/crlnumber
+default_md = sha256
+default_crl_days = 2
+EOF
+touch "$work/index.txt"
+echo 1000 >"$work/crlnumber"
+openssl ca -config "$work/ca.cnf" -keyfile "$work/ca.key" -cert "$work/ca.pem" \
+  -revoke "$work/dave.pem" 2>/dev/null
+openssl ca -config "$work/ca.cnf" -keyfile "$work/ca.key" -cert "$work/ca.pem" \
+  -gencrl -out "$work/crl.pem" 2>/dev/null
 
 # Anonymous clients may read everything and write tls/#; alice, as her
 # certificate names her, may write only alice/#.
@@ -51,7 +70,7 @@ listener() { # listener PORT CERT [EXTRA JSON]
 cat >"$work/broker.json" <<EOF
 {"listeners": [{"address": "$host", "port": $port},
    $(listener "$tls" server ", \"ca_file\": \"$work/ca.pem\", \"client_certificates\": \"optional\""),
-   $(listener "$mutual" server ", \"ca_file\": \"$work/ca.pem\", \"client_certificates\": \"required\", \"username_from_certificate\": \"cn\""),
+   $(listener "$mutual" server ", \"ca_file\": \"$work/ca.pem\", \"crl_file\": \"$work/crl.pem\", \"client_certificates\": \"required\", \"username_from_certificate\": \"cn\""),
    $(listener "$expired" old-server),
    $(listener "$only13" server ", \"min_version\": \"1.3\", \"ca_file\": \"$work/ca.pem\", \"client_certificates\": \"optional\", \"username_from_certificate\": \"san\"")],
  "acl_file": "$work/acl", "threads": 2}
@@ -116,8 +135,13 @@ check "an expired client certificate: refused" failed \
 check "a client certificate from another CA: refused" failed \
   "$(outcome pub -p "$mutual" --cafile "$work/ca.pem" --cert "$work/stranger.pem" \
     --key "$work/stranger.key" -t alice/1 -m x)"
+check "a revoked client certificate: refused" failed \
+  "$(outcome pub -p "$mutual" --cafile "$work/ca.pem" --cert "$work/dave.pem" \
+    --key "$work/dave.key" -t dave/1 -m x)"
 check "the broker logged why" yes \
   "$(grep -q -E 'TLS: .*(certificate|alert)' "$work/broker.log" && echo yes || echo no)"
+check "the broker logged the revocation" yes \
+  "$(grep -q -F 'certificate revoked' "$work/broker.log" && echo yes || echo no)"
 
 # mosquitto_pub's --tls-version sets a minimum: openssl s_client pins one.
 handshake() { # handshake PORT -tls1_2|-tls1_3
@@ -157,6 +181,17 @@ bad_config "a key that is not the certificate's" "$work/server.pem" "$work/alice
 echo 'not a certificate' >"$work/junk.pem"
 bad_config "a file that is not PEM" "$work/junk.pem" "$work/server.key" \
   "certificate '$work/junk.pem': "
+cat >"$work/bad.json" <<EOF
+{"listeners": [{"address": "$host", "port": $tls,
+                "tls": {"cert_file": "$work/server.pem", "key_file": "$work/server.key",
+                        "ca_file": "$work/ca.pem", "client_certificates": "required",
+                        "crl_file": "$work/junk.pem"}}]}
+EOF
+code=0
+"$assay" broker -c "$work/bad.json" 2>"$work/bad.log" || code=$?
+check "a CRL file that is not PEM: exit 1" 1 "$code"
+check "a CRL file that is not PEM: the log names the file" yes \
+  "$(grep -q -F -- "CRL file '$work/junk.pem'" "$work/bad.log" && echo yes || echo no)"
 
 echo "$passes passed, $failures failed"
 [ "$failures" -eq 0 ]

@@ -66,6 +66,8 @@ broker::TlsOptions tls_options(const json& v, const std::string& key) {
       t.key_file = string(value, path);
     } else if (k == "ca_file") {
       t.ca_file = string(value, path);
+    } else if (k == "crl_file") {
+      t.crl_file = string(value, path);
     } else if (k == "client_certificates") {
       t.client_certificates = choice<Clients>(value, path,
                                               {{"none", Clients::none},
@@ -85,6 +87,11 @@ broker::TlsOptions tls_options(const json& v, const std::string& key) {
   }
   if (t.client_certificates != Clients::none && t.ca_file.empty()) {
     throw ConfigError{"\"" + key + ".client_certificates\": needs ca_file to verify them"};
+  }
+  if (!t.crl_file.empty() && t.client_certificates == Clients::none) {
+    throw ConfigError{"\"" + key +
+                      ".crl_file\": checks client certificates: needs client_certificates "
+                      "optional or required"};
   }
   if (t.username_from_certificate != Name::none && t.client_certificates == Clients::none) {
     throw ConfigError{"\"" + key +

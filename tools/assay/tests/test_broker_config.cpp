@@ -122,7 +122,7 @@ TEST(BrokerConfig, TlsListeners) {
   BrokerConfig o;
   ASSERT_EQ(apply(R"({"listeners": [{"port": 1883},
       {"port": 8883, "tls": {"cert_file": "s.pem", "key_file": "s.key", "ca_file": "ca.pem",
-                             "client_certificates": "required",
+                             "crl_file": "crl.pem", "client_certificates": "required",
                              "username_from_certificate": "san", "min_version": "1.3"}}]})",
                   o),
             "");
@@ -133,6 +133,7 @@ TEST(BrokerConfig, TlsListeners) {
   EXPECT_EQ(t.cert_file, "s.pem");
   EXPECT_EQ(t.key_file, "s.key");
   EXPECT_EQ(t.ca_file, "ca.pem");
+  EXPECT_EQ(t.crl_file, "crl.pem");
   EXPECT_EQ(t.client_certificates, Clients::required);
   EXPECT_EQ(t.username_from_certificate, Name::san);
   EXPECT_TRUE(t.tls_1_3_only);
@@ -143,6 +144,11 @@ TEST(BrokerConfig, TlsListeners) {
                                               "client_certificates": "optional"}}]})",
                   o),
             "\"listeners[0].tls.client_certificates\": needs ca_file to verify them");
+  EXPECT_EQ(apply(R"({"listeners": [{"tls": {"cert_file": "c", "key_file": "k",
+                                              "crl_file": "crl.pem"}}]})",
+                  o),
+            "\"listeners[0].tls.crl_file\": checks client certificates: needs "
+            "client_certificates optional or required");
   EXPECT_EQ(apply(R"({"listeners": [{"tls": {"cert_file": "c", "key_file": "k",
                                               "username_from_certificate": "cn"}}]})",
                   o),

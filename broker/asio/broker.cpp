@@ -114,8 +114,9 @@ void Broker::accept(tcp::acceptor& acceptor, std::shared_ptr<const ListenerSetup
       }
       Shard& target = *shards_[next_shard_];
       next_shard_ = (next_shard_ + 1) % shards_.size();
-      target.post(
-          [&target, fd, peer = peer_name(address), setup] { target.open(fd, peer, setup); });
+      target.post([&target, fd = PostedFd(fd), peer = peer_name(address), setup] {
+        target.open(fd.take(), peer, setup);
+      });
     }
     accept(acceptor, setup);
   });

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "assay/broker/shared_mutex_lock.hpp"
+#include "posted_fd.hpp"
 #include "tls.hpp"
 #include "websocket.hpp"
 

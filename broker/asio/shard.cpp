@@ -395,8 +395,8 @@ void Shard::after_input() {
       // unwritten bytes ride in shared_ptrs.
       auto layers = std::make_shared<std::unique_ptr<Layers>>(std::move(peer->layers));
       auto backlog = std::make_shared<std::unique_ptr<Backlog>>(std::move(peer->backlog));
-      target->post([target, fd = peer->fd, handoff, layers, backlog] {
-        target->adopt(fd, std::move(*handoff), std::move(*layers), std::move(*backlog));
+      target->post([target, fd = PostedFd(peer->fd), handoff, layers, backlog] {
+        target->adopt(fd.take(), std::move(*handoff), std::move(*layers), std::move(*backlog));
       });
     }
   }

@@ -134,7 +134,10 @@ TlsContext::TlsContext(const TlsOptions& options) : options_(options) {
       X509_LOOKUP* lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
       if (lookup == nullptr ||
           X509_load_crl_file(lookup, options.crl_file.c_str(), X509_FILETYPE_PEM) <= 0) {
-        fail_on("CRL file", options.crl_file, openssl_reason());
+        const std::string why = openssl_reason();
+        fail_on("CRL file", options.crl_file,
+                "no certificate revocation list in it (PEM, as openssl ca -gencrl writes)" +
+                    (why.empty() ? std::string() : ": " + why));
       }
       X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
     }

@@ -64,6 +64,22 @@ class TcpLink : public Link, public std::enable_shared_from_this<TcpLink> {
     // A failed write means the broker closed or reset the connection; the
     // pending read reports it.
   }
+  bool write_text_message(mqtt::ByteView bytes) override {
+    if (!std::holds_alternative<Ws>(stream_) && !std::holds_alternative<Wss>(stream_)) return false;
+    if (closed_ || shut_) return true;
+    boost::system::error_code ec;
+    std::visit(
+        [&](auto& s) {
+          using S = std::decay_t<decltype(s)>;
+          if constexpr (std::is_same_v<S, Ws> || std::is_same_v<S, Wss>) {
+            s.text(true);
+            s.write(asio::buffer(bytes.data(), bytes.size()), ec);
+            s.binary(true);
+          }
+        },
+        stream_);
+    return true;
+  }
   bool read(mqtt::Bytes& out) override {
     if (inbox_.empty()) return false;
     out.insert(out.end(), inbox_.begin(), inbox_.end());
@@ -113,6 +129,9 @@ class LinkHandle : public Link {
   explicit LinkHandle(std::shared_ptr<TcpLink> link) : link_(std::move(link)) {}
   ~LinkHandle() override { link_->close(); }
   void write(mqtt::ByteView bytes) override { link_->write(bytes); }
+  bool write_text_message(mqtt::ByteView bytes) override {
+    return link_->write_text_message(bytes);
+  }
   bool read(mqtt::Bytes& out) override { return link_->read(out); }
   bool peer_closed() const override { return link_->peer_closed(); }
   void close() override { link_->close(); }

@@ -1,6 +1,7 @@
 // §4.2: the network connection is an ordered stream of bytes, so a broker
 // must read packets wherever the writes (TCP segments; with --ws, WebSocket
-// messages [MQTT-6.0.0-2]) happen to split or join them.
+// messages [MQTT-6.0.0-2]) happen to split or join them; and over
+// WebSocket, MQTT travels in binary messages only [MQTT-6.0.0-1].
 #include "cases.hpp"
 
 namespace assay::conformance {
@@ -115,6 +116,17 @@ void cases::stream(std::vector<Case>& out) {
                        "the first message is not the first delivered");
              ctx.check(text(sub.expect_publish("the second message").payload) == "second",
                        "the second message is not the second delivered");
+           });
+
+  // Over WebSocket only (not applicable otherwise): MQTT travels in binary
+  // messages, and a broker that gets a text message must close.
+  add_case(out, "6", "stream.websocket-text-message",
+           "a PINGREQ in a WebSocket text message: the broker closes the connection",
+           {"MQTT-6.0.0-1"}, {"MQTT-6.0.0-1"}, [](Context& ctx) {
+             Peer& p = connected(ctx, "client");
+             p.send_text_message(encode(Pingreq{}, ctx.version),
+                                 "PINGREQ in a WebSocket text message");
+             p.expect_close("MQTT in a WebSocket text message");
            });
 }
 

@@ -53,6 +53,14 @@ void Peer::send_raw(ByteView bytes, const std::string& what) {
   if (!closed_) link_->write(bytes);
 }
 
+void Peer::send_text_message(ByteView bytes, const std::string& what) {
+  if (closed_) return;
+  if (!link_->write_text_message(bytes)) {
+    throw NotApplicable("needs MQTT over WebSocket (assay conform --ws PATH)");
+  }
+  trace('>', what + " [" + packet_json::to_hex(bytes) + "]");
+}
+
 namespace {
 
 // A server that does not speak the CONNECT's version answers in its own:

@@ -36,6 +36,10 @@ class Link {
   // Closes our side at once, without DISCONNECT (a network failure, as far
   // as the broker can tell).
   virtual void close() = 0;
+  // Sends `bytes` as one WebSocket text message, for the case that checks
+  // that a broker takes MQTT in binary messages only [MQTT-6.0.0-1]; false,
+  // and nothing sent, when the link does not carry WebSocket.
+  virtual bool write_text_message(mqtt::ByteView) { return false; }
 };
 
 class Network {

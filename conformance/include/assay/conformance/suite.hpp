@@ -104,6 +104,9 @@ class Peer {
   void send(const mqtt::Packet& packet);
   // Bytes the encoder would refuse to make; `what` names them in the trace.
   void send_raw(mqtt::ByteView bytes, const std::string& what);
+  // Bytes in one WebSocket text message; the case is not applicable unless
+  // the suite runs over WebSocket (--ws).
+  void send_text_message(mqtt::ByteView bytes, const std::string& what);
 
   struct Arrival {
     enum class Kind { packet, closed, timeout } kind = Kind::timeout;

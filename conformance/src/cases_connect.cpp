@@ -199,8 +199,7 @@ void cases::connect(std::vector<Case>& out) {
            [](Context& ctx) {
              Peer& p = ctx.peer("client");
              Connect c = ctx.connect_packet(ctx.client_id());
-             if (ctx.options.username) c.username = ctx.options.username;
-             if (ctx.options.password) c.password = ctx.options.password;
+             ctx.add_credentials(c);
              p.send(c);
              p.send(Subscribe{1, {}, {{ctx.topic("x"), {}}}});
              p.send(Pingreq{});

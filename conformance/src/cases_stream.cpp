@@ -13,8 +13,7 @@ namespace {
 // A CONNECT for `id` with the suite's credentials, encoded.
 Bytes connect_bytes(Context& ctx, const std::string& id) {
   Connect c = ctx.connect_packet(id);
-  if (ctx.options.username) c.username = ctx.options.username;
-  if (ctx.options.password) c.password = ctx.options.password;
+  ctx.add_credentials(c);
   return encode(c, ctx.version);
 }
 

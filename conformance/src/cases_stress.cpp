@@ -27,8 +27,7 @@ class Client {
       : ctx_(ctx), name_(std::move(name)) {
     client::ClientConfig c;
     c.connect = std::move(connect);
-    if (ctx_.options.username) c.connect.username = ctx_.options.username;
-    if (ctx_.options.password) c.connect.password = ctx_.options.password;
+    ctx_.add_credentials(c.connect);
     c.reconnect.initial = Duration{0};
     c.reconnect.maximum = Duration{0};
     c.queue.max_messages = queue;

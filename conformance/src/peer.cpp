@@ -154,8 +154,7 @@ Peer::Arrival Peer::next(Duration within, bool kept_first) {
 }
 
 Connack Peer::connect(Connect c) {
-  if (ctx_.options.username && !c.username) c.username = ctx_.options.username;
-  if (ctx_.options.password && !c.password) c.password = ctx_.options.password;
+  ctx_.add_credentials(c);
   send(c);
   return expect<Connack>("CONNECT");
 }
@@ -372,6 +371,11 @@ Connect Context::connect_packet(const std::string& id, bool clean_start,
     c.properties.add(PropertyId::session_expiry_interval, session_expiry);
   }
   return c;
+}
+
+void Context::add_credentials(Connect& c) const {
+  if (options.username && !c.username) c.username = options.username;
+  if (options.password && !c.password) c.password = options.password;
 }
 
 void Context::sleep(Duration d) {

@@ -211,6 +211,8 @@ class Context {
   // A CONNECT in the case's version.
   mqtt::Connect connect_packet(const std::string& client_id, bool clean_start = true,
                                std::uint32_t session_expiry = 0) const;
+  // The suite's User Name and Password (-u, -P), where `c` has none.
+  void add_credentials(mqtt::Connect& c) const;
   // Remove a retained message on `topic` when the case ends.
   void clear_retained_later(const std::string& topic) { retained_.push_back(topic); }
   // End a persistent session when the case ends.

@@ -47,37 +47,10 @@ class TcpLink : public Link, public std::enable_shared_from_this<TcpLink> {
 
   void start() { read_more(); }
 
-  void write(mqtt::ByteView bytes) override {
-    if (closed_ || shut_) return;
-    boost::system::error_code ec;
-    const auto buffer = asio::buffer(bytes.data(), bytes.size());
-    std::visit(
-        [&](auto& s) {
-          using S = std::decay_t<decltype(s)>;
-          if constexpr (std::is_same_v<S, Ws> || std::is_same_v<S, Wss>) {
-            s.write(buffer, ec);
-          } else {
-            asio::write(s, buffer, ec);
-          }
-        },
-        stream_);
-    // A failed write means the broker closed or reset the connection; the
-    // pending read reports it.
-  }
+  void write(mqtt::ByteView bytes) override { send(bytes, false); }
   bool write_text_message(mqtt::ByteView bytes) override {
     if (!std::holds_alternative<Ws>(stream_) && !std::holds_alternative<Wss>(stream_)) return false;
-    if (closed_ || shut_) return true;
-    boost::system::error_code ec;
-    std::visit(
-        [&](auto& s) {
-          using S = std::decay_t<decltype(s)>;
-          if constexpr (std::is_same_v<S, Ws> || std::is_same_v<S, Wss>) {
-            s.text(true);
-            s.write(asio::buffer(bytes.data(), bytes.size()), ec);
-            s.binary(true);
-          }
-        },
-        stream_);
+    send(bytes, true);
     return true;
   }
   bool read(mqtt::Bytes& out) override {
@@ -97,6 +70,25 @@ class TcpLink : public Link, public std::enable_shared_from_this<TcpLink> {
   }
 
  private:
+  // Bytes to the broker: over WebSocket one message, binary unless `text`.
+  void send(mqtt::ByteView bytes, bool text) {
+    if (closed_ || shut_) return;
+    boost::system::error_code ec;
+    const auto buffer = asio::buffer(bytes.data(), bytes.size());
+    std::visit(
+        [&](auto& s) {
+          using S = std::decay_t<decltype(s)>;
+          if constexpr (std::is_same_v<S, Ws> || std::is_same_v<S, Wss>) {
+            s.text(text);
+            s.write(buffer, ec);
+          } else {
+            asio::write(s, buffer, ec);
+          }
+        },
+        stream_);
+    // A failed write means the broker closed or reset the connection; the
+    // pending read reports it.
+  }
   tcp::socket& socket() {
     return std::visit([](auto& s) -> tcp::socket& { return beast::get_lowest_layer(s); }, stream_);
   }

@@ -31,7 +31,8 @@ host=127.0.0.1
 source "$(cd "$(dirname "$0")/../.." && pwd)/testing/lib.sh"
 work=$(mktemp -d)
 broker=0
-subscribers=()
+subscribers=() # PIDs; outputs[i] is subscribers[i]'s packet log
+outputs=()
 publishers=()
 cleanup() {
   touch "$work/stop"
@@ -69,13 +70,16 @@ mosquitto_pub -h "$host" -p "$port" -q 1 -r -t keep/retained -m kept
 "$assay" sub -h "$host" -p "$port" -i durable-assay -c -q 2 -t 'd/#' -d \
   >"$work/sub2.out" 2>"$work/sub2.err" &
 subscribers+=($!)
+outputs+=("$work/sub2.out")
 stdbuf -oL mosquitto_sub -h "$host" -p "$port" -V mqttv311 -i durable-sub -c -q 1 -t 'd/#' -d \
   >"$work/sub1.out" 2>&1 &
 subscribers+=($!)
+outputs+=("$work/sub1.out")
 # Both subscribed before anything is published or killed (a client's first
 # connection is not retried).
-wait_for_line "$work/sub2.out" "received SUBACK" "${subscribers[0]}"
-wait_for_line "$work/sub1.out" "received SUBACK" "${subscribers[1]}"
+for i in "${!subscribers[@]}"; do
+  wait_for_line "${outputs[i]}" "received SUBACK" "${subscribers[i]}"
+done
 
 # publish QOS: messages "qQOS-N" until $work/stop exists; each one
 # acknowledged is appended to acked.QOS.
@@ -122,10 +126,9 @@ echo "acknowledged: $acked1 at QoS 1, $acked2 at QoS 2"
 
 # A subscriber's session queue is in order: once the last acknowledged
 # message of each publisher has arrived, every earlier one has.
-for i in 0 1; do
-  out=$work/sub$((2 - i)).out
-  wait_for_line "$out" "^$(tail -n 1 "$work/acked.1")\$" "${subscribers[i]}" 60
-  wait_for_line "$out" "^$(tail -n 1 "$work/acked.2")\$" "${subscribers[i]}" 60
+for i in "${!subscribers[@]}"; do
+  wait_for_line "${outputs[i]}" "^$(tail -n 1 "$work/acked.1")\$" "${subscribers[i]}" 60
+  wait_for_line "${outputs[i]}" "^$(tail -n 1 "$work/acked.2")\$" "${subscribers[i]}" 60
 done
 for pid in "${subscribers[@]}"; do
   kill "$pid"
